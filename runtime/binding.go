@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+)
+
+// binding is one function served by one micro service instance: its
+// dispatcher, its slots and its middleware chain.
+type binding struct {
+	rt       *Runtime
+	service  string
+	instance string
+	fn       *Function
+	subject  string
+	handler  Handler
+	slots    *slots
+	subjects []string // slot subjects, by slot index
+	sub      *nats.Subscription
+	log      zerolog.Logger
+}
+
+// slotSubject is private to one instance; `natsfn nats-config` allows it.
+func slotSubject(service, instance, function string, slot int) string {
+	return fmt.Sprintf("_NATSFN.%s.%s.%s.%d", service, instance, function, slot)
+}
+
+func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding, error) {
+	info := svc.Info()
+	n := fn.Concurrency
+	if n == 0 {
+		n = rt.cfg.Concurrency
+	}
+	timeout := fn.Timeout
+	if timeout == 0 {
+		timeout = rt.cfg.Timeout
+	}
+	b := &binding{
+		rt:       rt,
+		service:  def.Name,
+		instance: info.ID,
+		fn:       fn,
+		subject:  def.subject(fn),
+		slots:    newSlots(n),
+		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
+			Str("instance", info.ID).Logger(),
+	}
+	mws := append([]Middleware{rt.metrics.Instrument(), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
+	b.handler = chain(fn.terminal, mws...)
+
+	meta := map[string]string{
+		"subject":         b.subject,
+		"concurrency":     strconv.Itoa(n),
+		"request_schema":  string(fn.requestSchema),
+		"response_schema": string(fn.responseSchema),
+	}
+	if fn.Description != "" {
+		meta["description"] = fn.Description
+	}
+	for i := range n {
+		subj := slotSubject(def.Name, info.ID, fn.Name, i)
+		b.subjects = append(b.subjects, subj)
+		err := svc.AddEndpoint(fn.Name, b.serve(i),
+			micro.WithEndpointSubject(subj),
+			micro.WithEndpointQueueGroupDisabled(),
+			micro.WithEndpointMetadata(meta))
+		if err != nil {
+			return nil, fmt.Errorf("function %s: add endpoint: %w", fn.Name, err)
+		}
+	}
+	sub, err := rt.nc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.dispatch)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: subscribe %s: %w", fn.Name, b.subject, err)
+	}
+	b.sub = sub
+	return b, nil
+}
+
+// dispatch hands a request to a free slot, keeping its reply subject so the
+// slot answers the caller directly.
+func (b *binding) dispatch(m *nats.Msg) {
+	i, ok := b.slots.acquire(b.rt.hardStop)
+	if !ok {
+		b.log.Warn().Msg("request dropped: shutdown deadline passed before a slot was free")
+		return
+	}
+	fwd := &nats.Msg{Subject: b.subjects[i], Reply: m.Reply, Header: m.Header, Data: m.Data}
+	if err := b.rt.nc.PublishMsg(fwd); err != nil {
+		b.slots.release(i)
+		b.log.Error().AnErr("cause", err).Msg("cannot hand request to a slot")
+	}
+}
+
+// serve is the micro handler of one slot: it runs the invocation to the
+// end, so micro's stats time the real work.
+func (b *binding) serve(slot int) micro.HandlerFunc {
+	return func(req micro.Request) {
+		if b.slots.start(slot) {
+			defer b.slots.finish(slot)
+		}
+		b.invoke(req)
+	}
+}
+
+func (b *binding) invoke(req micro.Request) {
+	hdr := nats.Header(req.Headers())
+	cid := hdr.Get(HeaderCorrelationID)
+	if cid == "" {
+		cid = NewCorrelationID()
+	}
+	inv := &Invocation{
+		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
+		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
+	}
+	log := b.log.With().Str("correlation_id", cid).Logger()
+	ctx := log.WithContext(WithCorrelationID(withConn(b.rt.invokeCtx, b.rt.nc), cid))
+	out, err := b.handler(ctx, inv)
+
+	opts := micro.WithHeaders(micro.Headers{HeaderCorrelationID: []string{cid}})
+	if err == nil {
+		if req.Reply() == "" {
+			return // fire and forget: nobody to answer
+		}
+		if rerr := req.Respond(out, opts); rerr != nil {
+			log.Error().AnErr("cause", rerr).Msg("cannot send reply")
+		}
+		return
+	}
+	e := AsError(err)
+	body, _ := json.Marshal(e)
+	if rerr := req.Error(strconv.Itoa(e.Code), e.Message, body, opts); rerr != nil && req.Reply() != "" {
+		log.Error().AnErr("cause", rerr).Msg("cannot send error reply")
+	}
+}
+
+// stats is the endpoint-specific part of `nats micro stats`.
+func (b *binding) stats() any {
+	return map[string]any{
+		"subject":     b.subject,
+		"concurrency": cap(b.slots.free),
+		"in_flight":   b.slots.running(),
+	}
+}
+
+// drained reports whether the dispatcher has stopped and every slot is free.
+// While NATS is unreachable no new request can arrive, so idle slots suffice.
+func (b *binding) drained() bool {
+	return b.slots.idle() && (!b.sub.IsValid() || !b.rt.nc.IsConnected())
+}

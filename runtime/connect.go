@@ -1,0 +1,93 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// connect dials NATS until it answers or ctx ends, backing off exponentially
+// with jitter, so a replica started before NATS waits for it with clear logs.
+// Once connected, the client reconnects forever and buffers what is
+// published meanwhile.
+func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, onReconnect func()) (*nats.Conn, error) {
+	opts := append([]nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		nats.ReconnectJitter(cfg.ReconnectWait/4, cfg.ReconnectWait/4),
+		nats.ReconnectBufSize(cfg.ReconnectBufSize),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			m.connected(false)
+			m.disconnected()
+			log.Warn().AnErr("cause", err).Msg("disconnected from NATS; reconnecting")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			m.connected(true)
+			m.reconnected()
+			onReconnect()
+			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			m.connected(false)
+			log.Info().Msg("NATS connection closed")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			ev := log.Error().AnErr("cause", err)
+			if sub != nil {
+				ev = ev.Str("subject", sub.Subject)
+			}
+			ev.Msg("NATS async error")
+		}),
+	}, cfg.NATSOptions...)
+
+	attempt := 0
+	policy := retrypolicy.NewBuilder[*nats.Conn]().
+		WithMaxRetries(-1).
+		WithBackoff(cfg.ConnectBackoffMin, cfg.ConnectBackoffMax).
+		WithJitterFactor(0.2).
+		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[*nats.Conn]) {
+			log.Warn().AnErr("cause", e.LastError()).Str("url", cfg.URL).
+				Int("attempt", e.Attempts()).Dur("retry_in", e.Delay).
+				Msg("cannot reach NATS yet; is the server up and NATS_URL right? retrying")
+		}).Build()
+
+	nc, err := failsafe.With(policy).WithContext(ctx).Get(func() (*nats.Conn, error) {
+		attempt++
+		m.connectAttempt()
+		return nats.Connect(cfg.URL, opts...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.connected(true)
+	log.Info().Str("server", nc.ConnectedUrlRedacted()).Int("attempts", attempt).Msg("connected to NATS")
+	return nc, nil
+}
+
+// drainConn flushes what is buffered, waits for subscription handlers to
+// finish and closes the connection, within the deadline.
+func drainConn(nc *nats.Conn, deadline time.Duration) {
+	if nc.IsClosed() {
+		return
+	}
+	if !nc.IsConnected() {
+		nc.Close() // nothing can be flushed to a server we cannot reach
+		return
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(deadline):
+		nc.Close()
+	}
+}

@@ -1,0 +1,55 @@
+// Package embedded starts a real NATS server in-process, with JetStream, for
+// `natsfn local` and for tests: no mocks, no external binaries.
+package embedded
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config says where the server listens and stores. Port -1 picks a random
+// free port; StoreDir empty keeps JetStream in a temporary directory.
+type Config struct {
+	Host       string // default 127.0.0.1
+	Port       int    // default -1 (random)
+	StoreDir   string
+	ServerName string
+	// NoJetStream turns JetStream off; it is on by default.
+	NoJetStream bool
+	// Logs sends the server's own log lines to stderr.
+	Logs bool
+}
+
+// Start runs a server and waits until it accepts clients.
+func Start(cfg Config) (*server.Server, error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = -1
+	}
+	opts := &server.Options{
+		ServerName: cfg.ServerName,
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  !cfg.NoJetStream,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      !cfg.Logs,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	if cfg.Logs {
+		srv.ConfigureLogger()
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded NATS on %s:%d did not become ready in 10s (port in use? pick another with --nats)", cfg.Host, cfg.Port)
+	}
+	return srv, nil
+}

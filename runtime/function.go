@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"time"
+
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+type (
+	// FuncConfig describes one function. Zero values take the runtime's
+	// defaults.
+	FuncConfig struct {
+		// Name is the micro endpoint name: letters, digits, '-' and '_'.
+		Name string
+		// Subject is where requests arrive; default "<service>.<name>".
+		Subject string
+		// Description is shown by `nats micro info`.
+		Description string
+		// Concurrency caps the invocations of this function running at once in
+		// one replica; default Config.Concurrency.
+		Concurrency int
+		// Timeout bounds one invocation; default Config.Timeout.
+		Timeout time.Duration
+		// Middleware wraps the function inside the runtime's own (logging,
+		// metrics, recovery, timeout), outermost first.
+		Middleware []Middleware
+	}
+
+	// Function is a typed Go function prepared for the runtime: its schemas
+	// generated, its validator compiled, its input decoding bound. Build one
+	// with Func.
+	Function struct {
+		FuncConfig
+		requestSchema  []byte
+		responseSchema []byte
+		validator      *validator.Schema
+		call           func(ctx context.Context, body []byte) (any, error)
+		err            error
+	}
+)
+
+var nameRegexp = regexp.MustCompile(`^[A-Za-z0-9\-_]+$`)
+
+// Func turns fn into a Function. The JSON schemas of In and Out are generated
+// now; every request body is validated against In's schema before fn runs, so
+// fn only ever sees input that honours the contract.
+func Func[In, Out any](cfg FuncConfig, fn func(ctx context.Context, in In) (Out, error)) *Function {
+	f := &Function{FuncConfig: cfg}
+	if fn == nil {
+		f.err = fmt.Errorf("function %q: nil handler", cfg.Name)
+		return f
+	}
+	inType, outType := reflect.TypeFor[In](), reflect.TypeFor[Out]()
+	if f.requestSchema, f.err = SchemaFor(inType); f.err != nil {
+		return f
+	}
+	if f.responseSchema, f.err = SchemaFor(outType); f.err != nil {
+		return f
+	}
+	f.validator, f.err = compileSchema("natsfn:///"+cfg.Name+"/request.json", f.requestSchema)
+	f.call = func(ctx context.Context, body []byte) (any, error) {
+		var in In
+		if err := json.Unmarshal(body, &in); err != nil {
+			// The schema accepted it, so this is a type the schema cannot
+			// express (e.g. an int overflow); still the caller's fault.
+			return nil, Invalid("invalid request", FieldError{Field: "body", Message: err.Error()})
+		}
+		return fn(ctx, in)
+	}
+	return f
+}
+
+// RequestSchema is the JSON schema of the function's input.
+func (f *Function) RequestSchema() []byte { return f.requestSchema }
+
+// ResponseSchema is the JSON schema of the function's output.
+func (f *Function) ResponseSchema() []byte { return f.responseSchema }
+
+// Validate reports a definition that cannot be served.
+func (f *Function) Validate() error {
+	if f.err != nil {
+		return f.err
+	}
+	if !nameRegexp.MatchString(f.Name) {
+		return fmt.Errorf("function name %q: use letters, digits, '-' and '_'", f.Name)
+	}
+	if f.Concurrency < 0 {
+		return fmt.Errorf("function %q: concurrency must be >= 0 (0 takes the runtime default)", f.Name)
+	}
+	if f.Timeout < 0 {
+		return fmt.Errorf("function %q: timeout must be >= 0 (0 takes the runtime default)", f.Name)
+	}
+	return nil
+}
+
+// terminal is the innermost handler: validate, decode, call, encode.
+func (f *Function) terminal(ctx context.Context, inv *Invocation) ([]byte, error) {
+	if verr := validateBody(f.validator, inv.Data); verr != nil {
+		return nil, verr
+	}
+	out, err := f.call(ctx, inv.Data)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}

@@ -1,0 +1,46 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Logging writes one line per invocation with its outcome, code and duration.
+// Client errors are warnings, server errors are errors, the rest is info.
+func Logging() Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
+			out, err := next(ctx, inv)
+			log := Logger(ctx)
+			code, outcome := outcomeOf(err)
+			var ev *zerolog.Event
+			switch {
+			case code >= 500:
+				ev = log.Error().AnErr("cause", err)
+			case code >= 400:
+				ev = log.Warn().Str("reason", err.Error())
+			default:
+				ev = log.Info()
+			}
+			ev.Str("outcome", outcome).Int("code", code).
+				Float64("duration_ms", float64(time.Since(inv.Started).Microseconds())/1000).Msg("invocation")
+			return out, err
+		}
+	}
+}
+
+// outcomeOf names an invocation result for logs and metrics.
+func outcomeOf(err error) (code int, outcome string) {
+	if err == nil {
+		return 200, "ok"
+	}
+	e := AsError(err)
+	switch {
+	case e.Code >= 500:
+		return e.Code, "error"
+	default:
+		return e.Code, "rejected"
+	}
+}

@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Metrics records what the runtime does in a VictoriaMetrics set, written in
+// the Prometheus text format on the admin server's /metrics.
+type Metrics struct {
+	set *metrics.Set
+}
+
+// NewMetrics returns an empty registry; one per Runtime, so tests and
+// `natsfn local` can run several runtimes in one process.
+func NewMetrics() *Metrics { return &Metrics{set: metrics.NewSet()} }
+
+// Set exposes the underlying set for application metrics.
+func (m *Metrics) Set() *metrics.Set { return m.set }
+
+// WritePrometheus writes the runtime's metrics plus Go and process metrics.
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	m.set.WritePrometheus(w)
+	metrics.WriteProcessMetrics(w)
+}
+
+func fnLabels(service, function string) string {
+	return fmt.Sprintf(`service=%q,function=%q`, service, function)
+}
+
+// Instrument counts invocations by outcome and code, times them (summary
+// with quantiles, usable by any Prometheus) and tracks how many run now.
+func (m *Metrics) Instrument() Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
+			labels := fnLabels(inv.Service, inv.Function)
+			inFlight := m.set.GetOrCreateGauge("natsfn_invocations_in_flight{"+labels+"}", nil)
+			inFlight.Inc()
+			out, err := next(ctx, inv)
+			inFlight.Dec()
+			code, outcome := outcomeOf(err)
+			m.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_invocations_total{%s,outcome=%q,code="%d"}`, labels, outcome, code)).Inc()
+			m.set.GetOrCreateSummary("natsfn_invocation_duration_seconds{" + labels + "}").UpdateDuration(inv.Started)
+			return out, err
+		}
+	}
+}
+
+// connection metrics
+func (m *Metrics) connected(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.set.GetOrCreateGauge("natsfn_nats_connected", nil).Set(v)
+}
+
+func (m *Metrics) disconnected() { m.set.GetOrCreateCounter("natsfn_nats_disconnects_total").Inc() }
+func (m *Metrics) reconnected()  { m.set.GetOrCreateCounter("natsfn_nats_reconnects_total").Inc() }
+func (m *Metrics) connectAttempt() {
+	m.set.GetOrCreateCounter("natsfn_nats_connect_attempts_total").Inc()
+}

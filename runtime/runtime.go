@@ -1,0 +1,242 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+)
+
+// Runtime serves functions on NATS: one micro service instance per Service,
+// an admin HTTP server, and a graceful shutdown.
+type Runtime struct {
+	cfg      Config
+	services []Service
+	log      zerolog.Logger
+	metrics  *Metrics
+
+	nc       *nats.Conn // set once in Run before any subscription exists
+	ncPtr    atomic.Pointer[nats.Conn]
+	micros   []micro.Service
+	mu       sync.RWMutex
+	bindings map[string]*binding // by "service/function"
+
+	connected  atomic.Bool
+	registered atomic.Bool
+	stopping   atomic.Bool
+	readyCh    chan struct{}
+
+	// invokeCtx is the parent of every invocation's context; cancelled when
+	// the shutdown deadline passes. hardStop ends waits for a slot.
+	invokeCtx context.Context
+	hardStop  context.Context
+	cancel    context.CancelFunc
+
+	admin   *http.Server
+	adminLn net.Listener
+}
+
+// New checks the configuration and the services; nothing connects until Run.
+func New(cfg Config, services ...Service) (*Runtime, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("runtime config: %w", err)
+	}
+	names := map[string]bool{}
+	subjects := map[string]string{}
+	var errs []error
+	for _, s := range services {
+		if err := s.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if names[s.Name] {
+			errs = append(errs, fmt.Errorf("service %q given twice", s.Name))
+		}
+		names[s.Name] = true
+		for _, f := range s.Functions {
+			subj := s.subject(f)
+			if other, dup := subjects[subj]; dup {
+				errs = append(errs, fmt.Errorf("subject %q is used by %s and %s/%s", subj, other, s.Name, f.Name))
+			}
+			subjects[subj] = s.Name + "/" + f.Name
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runtime{
+		cfg:       cfg,
+		services:  services,
+		log:       *cfg.Logger,
+		metrics:   cfg.Metrics,
+		bindings:  map[string]*binding{},
+		readyCh:   make(chan struct{}),
+		invokeCtx: ctx,
+		hardStop:  ctx,
+		cancel:    cancel,
+	}, nil
+}
+
+// Run connects, registers every function and serves until ctx ends; then it
+// shuts down gracefully and returns nil if everything finished in time.
+func (rt *Runtime) Run(ctx context.Context) error {
+	defer rt.cancel()
+	if rt.cfg.AdminAddr != "" {
+		if err := rt.startAdmin(); err != nil {
+			return err
+		}
+	}
+	nc, err := connect(ctx, &rt.cfg, rt.log, rt.metrics, rt.onReconnect)
+	if err != nil {
+		rt.stopAdmin()
+		if ctx.Err() != nil {
+			return nil // asked to stop before NATS was ever reached
+		}
+		return fmt.Errorf("connect to NATS at %s: %w", rt.cfg.URL, err)
+	}
+	rt.nc = nc
+	rt.ncPtr.Store(nc)
+	rt.connected.Store(true)
+	if err := rt.register(); err != nil {
+		nc.Close()
+		rt.stopAdmin()
+		return err
+	}
+	rt.registered.Store(true)
+	close(rt.readyCh)
+	rt.log.Info().Int("services", len(rt.services)).Int("functions", len(rt.bindings)).Msg("serving")
+
+	<-ctx.Done()
+	return rt.shutdown()
+}
+
+func (rt *Runtime) register() error {
+	for _, def := range rt.services {
+		cfg := micro.Config{
+			Name:        def.Name,
+			Version:     def.Version,
+			Description: def.Description,
+			Metadata:    def.Metadata,
+			StatsHandler: func(e *micro.Endpoint) any {
+				if b := rt.binding(def.Name, e.Name); b != nil {
+					return b.stats()
+				}
+				return nil
+			},
+		}
+		svc, err := micro.AddService(rt.nc, cfg)
+		if err != nil {
+			return fmt.Errorf("service %s: %w", def.Name, err)
+		}
+		rt.micros = append(rt.micros, svc)
+		for _, fn := range def.Functions {
+			b, err := rt.bind(svc, def, fn)
+			if err != nil {
+				return fmt.Errorf("service %s: %w", def.Name, err)
+			}
+			rt.mu.Lock()
+			rt.bindings[def.Name+"/"+fn.Name] = b
+			rt.mu.Unlock()
+		}
+	}
+	// Make sure the server has every subscription before calling us ready.
+	return rt.nc.Flush()
+}
+
+func (rt *Runtime) binding(service, function string) *binding {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.bindings[service+"/"+function]
+}
+
+func (rt *Runtime) onReconnect() {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	for _, b := range rt.bindings {
+		b.slots.reclaim()
+	}
+}
+
+// shutdown stops taking work, lets in-flight invocations finish within the
+// deadline, then unregisters and closes.
+func (rt *Runtime) shutdown() error {
+	rt.stopping.Store(true)
+	deadline := time.Now().Add(rt.cfg.ShutdownTimeout)
+	rt.log.Info().Dur("deadline", rt.cfg.ShutdownTimeout).Msg("shutting down: draining requests")
+
+	for _, b := range rt.bindings {
+		if err := b.sub.Drain(); err != nil {
+			rt.log.Warn().AnErr("cause", err).Str("function", b.fn.Name).Msg("cannot drain dispatcher")
+		}
+	}
+	clean := waitUntil(deadline, func() bool {
+		for _, b := range rt.bindings {
+			if !b.drained() {
+				return false
+			}
+		}
+		return true
+	})
+	if !clean {
+		rt.log.Warn().Msg("shutdown deadline passed; cancelling invocations still running")
+	}
+	rt.cancel()
+	for _, svc := range rt.micros {
+		if err := svc.Stop(); err != nil {
+			rt.log.Warn().AnErr("cause", err).Str("service", svc.Info().Name).Msg("cannot stop service")
+		}
+	}
+	drainConn(rt.nc, max(time.Until(deadline), time.Second))
+	rt.stopAdmin()
+	rt.log.Info().Bool("clean", clean).Msg("stopped")
+	if !clean {
+		return errors.New("shutdown deadline passed with invocations still running")
+	}
+	return nil
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(deadline time.Time, cond func() bool) bool {
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// Ready reports whether the runtime is connected, has registered every
+// function and is not shutting down: what /readyz answers.
+func (rt *Runtime) Ready() bool {
+	nc := rt.ncPtr.Load()
+	return rt.connected.Load() && nc != nil && nc.IsConnected() &&
+		rt.registered.Load() && !rt.stopping.Load()
+}
+
+// Started is closed once every function is registered.
+func (rt *Runtime) Started() <-chan struct{} { return rt.readyCh }
+
+// Conn is the runtime's NATS connection, nil before Run connects.
+func (rt *Runtime) Conn() *nats.Conn { return rt.ncPtr.Load() }
+
+// Metrics is the registry the runtime records into.
+func (rt *Runtime) Metrics() *Metrics { return rt.metrics }
+
+// AdminAddr is the address the admin server listens on, once Run started it.
+func (rt *Runtime) AdminAddr() string {
+	if rt.adminLn == nil {
+		return ""
+	}
+	return rt.adminLn.Addr().String()
+}

@@ -1,0 +1,360 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/natsfn/natsfn/runtime"
+)
+
+type (
+	helloIn struct {
+		Name  string `json:"name" jsonschema:"minLength=1,maxLength=50"`
+		Times int    `json:"times,omitempty" jsonschema:"minimum=1,maximum=5"`
+		ID    string `json:"id,omitempty" jsonschema:"format=uuid"`
+	}
+	helloOut struct {
+		Greeting string `json:"greeting"`
+	}
+	failIn struct {
+		Kind string `json:"kind"`
+	}
+)
+
+// greeter is the service most tests run: hello greets, fail returns the error
+// its input names, and calls counts how often a function body really ran.
+func greeter(calls *atomic.Int64) runtime.Service {
+	hello := func(ctx context.Context, in helloIn) (helloOut, error) {
+		calls.Add(1)
+		runtime.Logger(ctx).Info().Str("name", in.Name).Msg("greeting")
+		return helloOut{Greeting: strings.Repeat("hello "+in.Name+"! ", max(in.Times, 1))}, nil
+	}
+	fail := func(ctx context.Context, in failIn) (helloOut, error) {
+		calls.Add(1)
+		switch in.Kind {
+		case "notfound":
+			return helloOut{}, runtime.NotFound("no greeting for %q", "bob")
+		case "conflict":
+			return helloOut{}, runtime.Conflict("already greeted")
+		case "rule":
+			return helloOut{}, runtime.Rule("greetings are closed on Sundays")
+		case "unavailable":
+			return helloOut{}, runtime.Unavailable("greeting provider down")
+		case "wrapped":
+			return helloOut{}, fmt.Errorf("looking up: %w", runtime.NotFound("gone"))
+		case "panic":
+			panic("boom")
+		default:
+			return helloOut{}, errors.New("db password is hunter2")
+		}
+	}
+	return runtime.Service{
+		Name: "greeter", Version: "1.2.3", Description: "Says hello",
+		Functions: []*runtime.Function{
+			runtime.Func(runtime.FuncConfig{Name: "hello", Description: "Greets someone"}, hello),
+			runtime.Func(runtime.FuncConfig{Name: "fail", Subject: "greeter.failures"}, fail),
+		},
+	}
+}
+
+func TestDiscoveryPublishesSchemas(t *testing.T) {
+	srv := startNATS(t)
+	var calls atomic.Int64
+	startRuntime(t, srv.ClientURL(), runtime.Config{Concurrency: 2}, greeter(&calls))
+	nc := connectClient(t, srv)
+
+	ping, err := nc.Request("$SRV.PING.greeter", nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	if !strings.Contains(string(ping.Data), `"name":"greeter"`) {
+		t.Fatalf("PING reply: %s", ping.Data)
+	}
+
+	msg, err := nc.Request("$SRV.INFO.greeter", nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("INFO: %v", err)
+	}
+	var info micro.Info
+	if err := json.Unmarshal(msg.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "1.2.3" || info.Description != "Says hello" {
+		t.Fatalf("info: %+v", info.ServiceIdentity)
+	}
+	seen := map[string]int{}
+	for _, e := range info.Endpoints {
+		seen[e.Name]++
+		if e.Name != "hello" {
+			continue
+		}
+		if e.Metadata["subject"] != "greeter.hello" {
+			t.Errorf("hello subject metadata = %q", e.Metadata["subject"])
+		}
+		var req, resp map[string]any
+		if err := json.Unmarshal([]byte(e.Metadata["request_schema"]), &req); err != nil {
+			t.Fatalf("request_schema: %v", err)
+		}
+		if err := json.Unmarshal([]byte(e.Metadata["response_schema"]), &resp); err != nil {
+			t.Fatalf("response_schema: %v", err)
+		}
+		if req["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+			t.Errorf("request schema dialect: %v", req["$schema"])
+		}
+		props, _ := req["properties"].(map[string]any)
+		if _, ok := props["name"]; !ok {
+			t.Errorf("request schema lacks name: %v", req)
+		}
+		if _, ok := resp["properties"].(map[string]any)["greeting"]; !ok {
+			t.Errorf("response schema lacks greeting: %v", resp)
+		}
+	}
+	if seen["hello"] != 2 || seen["fail"] != 2 {
+		t.Fatalf("want one endpoint per slot (2 each), got %v", seen)
+	}
+}
+
+func TestRequestReplyAndStats(t *testing.T) {
+	srv := startNATS(t)
+	var calls atomic.Int64
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	nc := connectClient(t, srv)
+	ctx := context.Background()
+
+	for i := range 5 {
+		out, err := runtime.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "ada", Times: 1 + i%2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out.Greeting, "hello ada!") {
+			t.Fatalf("greeting = %q", out.Greeting)
+		}
+	}
+	for range 3 {
+		if _, err := runtime.Call[helloOut](ctx, nc, "greeter.failures", failIn{Kind: "conflict"}); err == nil {
+			t.Fatal("want an error")
+		}
+	}
+	// One invalid request: counted as a request and an error, never run.
+	if _, err := runtime.Call[helloOut](ctx, nc, "greeter.hello", map[string]any{"name": ""}); err == nil {
+		t.Fatal("want a validation error")
+	}
+
+	stats := serviceStats(t, nc, "greeter")
+	if req, errs, proc := totals(stats, "hello"); req != 6 || errs != 1 || proc <= 0 {
+		t.Errorf("hello stats: requests=%d errors=%d processing=%s; want 6, 1, >0", req, errs, proc)
+	}
+	if req, errs, _ := totals(stats, "fail"); req != 3 || errs != 3 {
+		t.Errorf("fail stats: requests=%d errors=%d; want 3, 3", req, errs)
+	}
+	if calls.Load() != 8 {
+		t.Errorf("function bodies ran %d times, want 8 (the invalid request must not run)", calls.Load())
+	}
+}
+
+func TestInvalidInputIs400WithFields(t *testing.T) {
+	srv := startNATS(t)
+	var calls atomic.Int64
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	nc := connectClient(t, srv)
+
+	cases := []struct {
+		name, body, field, says string
+	}{
+		{"empty body", ``, "body", "empty"},
+		{"blank body", "  \n", "body", "empty"},
+		{"malformed JSON", `{"name": "ada"`, "body", "not valid JSON"},
+		{"trailing garbage", `{"name": "ada"} x`, "body", "not valid JSON"},
+		{"not an object", `[1,2]`, "body", "must be object"},
+		{"wrong type", `{"name": 42}`, "name", "must be string"},
+		{"missing field", `{}`, "name", "is required"},
+		{"unknown field", `{"name": "ada", "nmae": "x"}`, "nmae", "not a known field"},
+		{"too short", `{"name": ""}`, "name", "minLength"},
+		{"out of range", `{"name": "ada", "times": 9}`, "times", "maximum"},
+		{"bad format", `{"name": "ada", "id": "not-a-uuid"}`, "id", "uuid"},
+		{"int overflow", `{"name": "ada", "times": 1e400}`, "times", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg, err := nc.Request("greeter.hello", []byte(c.body), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := msg.Header.Get(micro.ErrorCodeHeader); code != "400" {
+				t.Fatalf("code = %q (%s), want 400", code, msg.Data)
+			}
+			var body runtime.Error
+			if err := json.Unmarshal(msg.Data, &body); err != nil {
+				t.Fatalf("error body is not JSON: %s", msg.Data)
+			}
+			found := false
+			for _, d := range body.Details {
+				if d.Field == c.field && strings.Contains(d.Message, c.says) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("want a detail for field %q saying %q, got %s", c.field, c.says, msg.Data)
+			}
+		})
+	}
+	if calls.Load() != 0 {
+		t.Fatalf("the function ran %d times on invalid input", calls.Load())
+	}
+}
+
+func TestTypedErrorsKeepTheirCode(t *testing.T) {
+	srv := startNATS(t)
+	var calls atomic.Int64
+	r := startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	nc := connectClient(t, srv)
+
+	cases := map[string]struct {
+		code     int
+		sentinel error
+		message  string
+	}{
+		"notfound":    {404, runtime.ErrNotFound, `no greeting for "bob"`},
+		"conflict":    {409, runtime.ErrConflict, "already greeted"},
+		"rule":        {422, runtime.ErrRule, "greetings are closed on Sundays"},
+		"unavailable": {503, runtime.ErrUnavailable, "greeting provider down"},
+		"wrapped":     {404, runtime.ErrNotFound, "gone"},
+		"plain":       {500, runtime.ErrInternal, "internal error"},
+		"panic":       {500, runtime.ErrInternal, "internal error"},
+	}
+	for kind, want := range cases {
+		t.Run(kind, func(t *testing.T) {
+			_, err := runtime.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: kind})
+			e := asError(t, err)
+			if e.Code != want.code || e.Message != want.message || !errors.Is(err, want.sentinel) {
+				t.Fatalf("got %d %q, want %d %q", e.Code, e.Message, want.code, want.message)
+			}
+		})
+	}
+	// The generic 500 hides the cause from the caller but the log has it.
+	found := false
+	for _, l := range r.logs.lines() {
+		if l["code"] == float64(500) && strings.Contains(fmt.Sprint(l["cause"]), "hunter2") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the cause of a 500 is not in the log")
+	}
+}
+
+func TestNoRespondersAndTimeoutsAreTyped(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	_, err := runtime.Call[helloOut](context.Background(), nc, "nobody.home", helloIn{Name: "x"})
+	if e := asError(t, err); e.Code != 503 {
+		t.Fatalf("no responders: %v", err)
+	}
+
+	slow := runtime.Func(runtime.FuncConfig{Name: "slow", Timeout: 50 * time.Millisecond},
+		func(ctx context.Context, in helloIn) (helloOut, error) {
+			<-ctx.Done() // a well-behaved function stops when its context ends
+			return helloOut{}, ctx.Err()
+		})
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "slowpoke", Version: "0.1.0", Functions: []*runtime.Function{slow}})
+	_, err = runtime.Call[helloOut](context.Background(), nc, "slowpoke.slow", helloIn{Name: "x"})
+	if e := asError(t, err); e.Code != 504 {
+		t.Fatalf("function timeout: %v", err)
+	}
+}
+
+func TestCorrelationIDTravels(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	events, err := nc.SubscribeSync("greetings.sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := runtime.Func(runtime.FuncConfig{Name: "send"}, func(ctx context.Context, in helloIn) (helloOut, error) {
+		runtime.Logger(ctx).Info().Msg("sending")
+		return helloOut{Greeting: "sent"}, runtime.Publish(ctx, "greetings.sent", in)
+	})
+	r := startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "mailer", Version: "1.0.0", Functions: []*runtime.Function{send}})
+
+	// Given: the id travels from the caller.
+	ctx := runtime.WithCorrelationID(context.Background(), "corr-123")
+	msg := nats.NewMsg("mailer.send")
+	msg.Header.Set(runtime.HeaderCorrelationID, "corr-123")
+	msg.Data = []byte(`{"name":"ada"}`)
+	reply, err := nc.RequestMsgWithContext(ctxWithTimeout(t, ctx), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reply.Header.Get(runtime.HeaderCorrelationID); got != "corr-123" {
+		t.Errorf("reply correlation id = %q", got)
+	}
+	ev, err := events.NextMsg(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.Header.Get(runtime.HeaderCorrelationID); got != "corr-123" {
+		t.Errorf("published message correlation id = %q", got)
+	}
+	var fnLine, invLine bool
+	for _, l := range r.logs.lines() {
+		if l["correlation_id"] != "corr-123" || l["function"] != "send" || l["service"] != "mailer" || l["instance"] == nil {
+			continue
+		}
+		fnLine = fnLine || l["message"] == "sending"
+		invLine = invLine || (l["message"] == "invocation" && l["outcome"] == "ok" && l["duration_ms"] != nil)
+	}
+	if !fnLine || !invLine {
+		t.Errorf("log lines with the correlation id: function=%v invocation=%v\n%v", fnLine, invLine, r.logs.lines())
+	}
+
+	// Without one, the runtime makes one and answers with it.
+	reply, err = nc.Request("mailer.send", []byte(`{"name":"bob"}`), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Header.Get(runtime.HeaderCorrelationID) == "" {
+		t.Error("no correlation id generated")
+	}
+}
+
+func ctxWithTimeout(t *testing.T, ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConfigValidation(t *testing.T) {
+	bad := runtime.Func(runtime.FuncConfig{Name: "no spaces"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
+	good := runtime.Func(runtime.FuncConfig{Name: "ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
+	cases := map[string]struct {
+		cfg  runtime.Config
+		svcs []runtime.Service
+		want string
+	}{
+		"bad function name": {runtime.Config{}, []runtime.Service{{Name: "s", Version: "1.0.0", Functions: []*runtime.Function{bad}}}, "function name"},
+		"bad version":       {runtime.Config{}, []runtime.Service{{Name: "s", Version: "one", Functions: []*runtime.Function{good}}}, "semantic version"},
+		"no functions":      {runtime.Config{}, []runtime.Service{{Name: "s", Version: "1.0.0"}}, "no functions"},
+		"negative conc":     {runtime.Config{Concurrency: -1}, nil, "concurrency"},
+		"same subject twice": {runtime.Config{}, []runtime.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*runtime.Function{good}},
+			{Name: "b", Version: "1.0.0", Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "x", Subject: "a.ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })}},
+		}, "used by"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := runtime.New(c.cfg, c.svcs...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error about %q", err, c.want)
+			}
+		})
+	}
+}
