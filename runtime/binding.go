@@ -51,7 +51,7 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
 			Str("instance", info.ID).Logger(),
 	}
-	mws := append([]Middleware{rt.metrics.Instrument(), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
+	mws := append([]Middleware{rt.metrics.instrument(def.Name, fn.Name), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
 	b.handler = chain(fn.terminal, mws...)
 
 	meta := map[string]string{
@@ -118,24 +118,28 @@ func (b *binding) invoke(req micro.Request) {
 		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
 	}
-	log := b.log.With().Str("correlation_id", cid).Logger()
-	ctx := log.WithContext(WithCorrelationID(withConn(b.rt.invokeCtx, b.rt.nc), cid))
+	ctx := &invocationCtx{Context: b.rt.invokeCtx, cid: cid, nc: b.rt.nc, base: &b.log}
 	out, err := b.handler(ctx, inv)
 
-	opts := micro.WithHeaders(micro.Headers{HeaderCorrelationID: []string{cid}})
+	opts := func(m *nats.Msg) {
+		if m.Header == nil {
+			m.Header = nats.Header{}
+		}
+		m.Header[HeaderCorrelationID] = []string{cid}
+	}
 	if err == nil {
 		if req.Reply() == "" {
 			return // fire and forget: nobody to answer
 		}
 		if rerr := req.Respond(out, opts); rerr != nil {
-			log.Error().AnErr("cause", rerr).Msg("cannot send reply")
+			ctx.log().Error().AnErr("cause", rerr).Msg("cannot send reply")
 		}
 		return
 	}
 	e := AsError(err)
 	body, _ := json.Marshal(e)
 	if rerr := req.Error(strconv.Itoa(e.Code), e.Message, body, opts); rerr != nil && req.Reply() != "" {
-		log.Error().AnErr("cause", rerr).Msg("cannot send error reply")
+		ctx.log().Error().AnErr("cause", rerr).Msg("cannot send error reply")
 	}
 }
 

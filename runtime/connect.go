@@ -23,6 +23,9 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 		nats.ReconnectBufSize(cfg.ReconnectBufSize),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			m.connected(false)
+			if nc.IsClosed() || nc.IsDraining() {
+				return // our own shutdown, not an outage
+			}
 			m.disconnected()
 			log.Warn().AnErr("cause", err).Msg("disconnected from NATS; reconnecting")
 		}),

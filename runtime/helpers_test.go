@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -77,9 +79,11 @@ type running struct {
 func startRuntime(t testing.TB, url string, cfg runtime.Config, services ...runtime.Service) *running {
 	t.Helper()
 	logs := &syncBuffer{}
-	l := zerolog.New(logs).With().Timestamp().Logger()
+	if cfg.Logger == nil {
+		l := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+		cfg.Logger = &l
+	}
 	cfg.URL = url
-	cfg.Logger = &l
 	if cfg.ReconnectWait == 0 {
 		cfg.ReconnectWait = 20 * time.Millisecond
 	}
@@ -179,8 +183,10 @@ func asError(t testing.TB, err error) *runtime.Error {
 }
 
 func discardLogger() *zerolog.Logger {
-	l := zerolog.Nop()
+	l := zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	return &l
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func runtimeProcs() int { return goruntime.GOMAXPROCS(0) }

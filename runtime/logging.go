@@ -8,11 +8,16 @@ import (
 )
 
 // Logging writes one line per invocation with its outcome, code and duration.
-// Client errors are warnings, server errors are errors, the rest is info.
+// Server errors are errors and client errors warnings; successes are debug
+// lines (`--log-level debug`), since metrics and `nats micro stats` already
+// count them and a line per success costs real throughput.
 func Logging() Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
 			out, err := next(ctx, inv)
+			if err == nil && !logs(ctx, zerolog.DebugLevel) {
+				return out, err
+			}
 			log := Logger(ctx)
 			code, outcome := outcomeOf(err)
 			var ev *zerolog.Event

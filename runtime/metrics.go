@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -27,23 +28,30 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 	metrics.WriteProcessMetrics(w)
 }
 
-func fnLabels(service, function string) string {
-	return fmt.Sprintf(`service=%q,function=%q`, service, function)
-}
-
-// Instrument counts invocations by outcome and code, times them (summary
+// instrument counts invocations by outcome and code, times them (summary
 // with quantiles, usable by any Prometheus) and tracks how many run now.
-func (m *Metrics) Instrument() Middleware {
+// The metric handles are looked up once per function, not per invocation.
+func (m *Metrics) instrument(service, function string) Middleware {
+	labels := fmt.Sprintf(`service=%q,function=%q`, service, function)
+	inFlight := m.set.GetOrCreateGauge("natsfn_invocations_in_flight{"+labels+"}", nil)
+	duration := m.set.GetOrCreateSummary("natsfn_invocation_duration_seconds{" + labels + "}")
+	var counters sync.Map // code -> *metrics.Counter
+	counter := func(code int, outcome string) *metrics.Counter {
+		if c, ok := counters.Load(code); ok {
+			return c.(*metrics.Counter)
+		}
+		c := m.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_invocations_total{%s,outcome=%q,code="%d"}`, labels, outcome, code))
+		counters.Store(code, c)
+		return c
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
-			labels := fnLabels(inv.Service, inv.Function)
-			inFlight := m.set.GetOrCreateGauge("natsfn_invocations_in_flight{"+labels+"}", nil)
 			inFlight.Inc()
 			out, err := next(ctx, inv)
 			inFlight.Dec()
 			code, outcome := outcomeOf(err)
-			m.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_invocations_total{%s,outcome=%q,code="%d"}`, labels, outcome, code)).Inc()
-			m.set.GetOrCreateSummary("natsfn_invocation_duration_seconds{" + labels + "}").UpdateDuration(inv.Started)
+			counter(code, outcome).Inc()
+			duration.UpdateDuration(inv.Started)
 			return out, err
 		}
 	}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	ucli "github.com/urfave/cli/v3"
+
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Flags shared by the commands that run functions. Each has an environment
+// variable, so containers are configured without a command line.
+func natsURLFlag() ucli.Flag {
+	return &ucli.StringFlag{
+		Name: "nats-url", Usage: "NATS server or cluster URL(s), comma-separated",
+		Value: "nats://127.0.0.1:4222", Sources: ucli.EnvVars("NATS_URL"),
+	}
+}
+
+func logFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "log-format", Usage: "json, console, or auto (console on a terminal, json otherwise)", Value: "auto", Sources: ucli.EnvVars("NATSFN_LOG_FORMAT")},
+		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", Sources: ucli.EnvVars("NATSFN_LOG_LEVEL")},
+	}
+}
+
+func runtimeFlags(adminDefault string) []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "admin-addr", Usage: "address of the admin server (/healthz, /readyz, /metrics); empty disables it", Value: adminDefault, Sources: ucli.EnvVars("NATSFN_ADMIN_ADDR")},
+		&ucli.IntFlag{Name: "concurrency", Usage: "invocations of one function running at once per replica", Value: 4, Sources: ucli.EnvVars("NATSFN_CONCURRENCY")},
+		&ucli.DurationFlag{Name: "timeout", Usage: "limit of one invocation", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_TIMEOUT")},
+		&ucli.DurationFlag{Name: "shutdown-timeout", Usage: "time in-flight invocations get to finish on SIGTERM", Value: 25 * time.Second, Sources: ucli.EnvVars("NATSFN_SHUTDOWN_TIMEOUT")},
+	}
+}
+
+// newLogger builds the process logger from --log-format and --log-level.
+func newLogger(cmd *ucli.Command) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(cmd.String("log-level")))
+	if err != nil || level == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: use debug, info, warn or error", cmd.String("log-level"))
+	}
+	var l zerolog.Logger
+	switch format := cmd.String("log-format"); {
+	case format == "console" || (format == "auto" && isatty.IsTerminal(os.Stderr.Fd())):
+		l = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	case format == "json" || format == "auto":
+		l = zerolog.New(os.Stderr)
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format %q: use json, console or auto", format)
+	}
+	return l.Level(level).With().Timestamp().Logger(), nil
+}
+
+// runtimeConfig turns the shared flags into a runtime.Config.
+func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.Config {
+	return runtime.Config{
+		URL:             url,
+		Name:            "natsfn-" + cmd.Name,
+		Concurrency:     cmd.Int("concurrency"),
+		Timeout:         cmd.Duration("timeout"),
+		ShutdownTimeout: cmd.Duration("shutdown-timeout"),
+		AdminAddr:       cmd.String("admin-addr"),
+		Logger:          log,
+	}
+}

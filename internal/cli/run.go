@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ucli "github.com/urfave/cli/v3"
+
+	"github.com/natsfn/natsfn/functions"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+func runCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "run",
+		Usage:     "serve the named function services against a NATS server",
+		ArgsUsage: "<service>...",
+		Description: "Serves one or more function services (one micro service instance each) until SIGTERM,\n" +
+			"then drains: in-flight invocations finish, new work goes to other replicas.\n" +
+			"Start more processes to scale a service; they share the work.\n\n" +
+			"Services: " + strings.Join(functions.Names(), ", "),
+		Flags: append(append([]ucli.Flag{natsURLFlag()}, logFlags()...), runtimeFlags(":8081")...),
+		Action: func(ctx context.Context, cmd *ucli.Command) error {
+			svcs, err := pickServices(cmd.Args().Slice())
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			rt, err := runtime.New(runtimeConfig(cmd, &log, cmd.String("nats-url")), svcs...)
+			if err != nil {
+				return err
+			}
+			return rt.Run(ctx)
+		},
+	}
+}
+
+// pickServices resolves service names, explaining what exists when a name
+// is wrong.
+func pickServices(names []string) ([]runtime.Service, error) {
+	all := functions.All()
+	available := strings.Join(functions.Names(), ", ")
+	if available == "" {
+		available = "(none registered)"
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("name at least one service to run, e.g. `natsfn run payment`; available: %s", available)
+	}
+	var svcs []runtime.Service
+	seen := map[string]bool{}
+	for _, n := range names {
+		s, ok := all[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown service %q; available: %s", n, available)
+		}
+		if !seen[n] {
+			svcs = append(svcs, s)
+			seen[n] = true
+		}
+	}
+	return svcs, nil
+}
