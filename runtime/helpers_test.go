@@ -1,14 +1,12 @@
 package runtime_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	goruntime "runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,60 +15,24 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 
+	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/runtime"
-	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
-// startNATS runs a real embedded server with JetStream on a random port.
-func startNATS(t testing.TB) *server.Server {
-	t.Helper()
-	srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
-}
+func startNATS(t testing.TB) *server.Server { return testkit.StartNATS(t) }
 
 func connectClient(t testing.TB, srv *server.Server) *nats.Conn {
+	return testkit.Connect(t, srv.ClientURL())
+}
+
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-// syncBuffer collects log lines written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the JSON log lines written so far.
-func (b *syncBuffer) lines() []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
-		var m map[string]any
-		if json.Unmarshal(l, &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
+	testkit.Eventually(t, within, what, cond)
 }
 
 type running struct {
 	rt   *runtime.Runtime
-	logs *syncBuffer
+	logs *testkit.Buffer
 	stop context.CancelFunc
 	done chan error
 }
@@ -78,7 +40,7 @@ type running struct {
 // startRuntime runs a runtime until the test ends and waits until it serves.
 func startRuntime(t testing.TB, url string, cfg runtime.Config, services ...runtime.Service) *running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	if cfg.Logger == nil {
 		l := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 		cfg.Logger = &l
@@ -109,7 +71,7 @@ func startRuntime(t testing.TB, url string, cfg runtime.Config, services ...runt
 			t.Error("runtime did not stop in 30s")
 		}
 		if testing.Verbose() {
-			for _, l := range logs.lines() {
+			for _, l := range logs.JSONLines() {
 				t.Log(l)
 			}
 		}
@@ -128,18 +90,6 @@ func (r *running) shutdown(t testing.TB) error {
 	case <-time.After(30 * time.Second):
 		t.Fatal("runtime did not stop in 30s")
 		return nil
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

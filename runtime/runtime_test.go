@@ -242,7 +242,7 @@ func TestTypedErrorsKeepTheirCode(t *testing.T) {
 	}
 	// The generic 500 hides the cause from the caller but the log has it.
 	found := false
-	for _, l := range r.logs.lines() {
+	for _, l := range r.logs.JSONLines() {
 		if l["code"] == float64(500) && strings.Contains(fmt.Sprint(l["cause"]), "hunter2") {
 			found = true
 		}
@@ -305,7 +305,7 @@ func TestCorrelationIDTravels(t *testing.T) {
 		t.Errorf("published message correlation id = %q", got)
 	}
 	var fnLine, invLine bool
-	for _, l := range r.logs.lines() {
+	for _, l := range r.logs.JSONLines() {
 		if l["correlation_id"] != "corr-123" || l["function"] != "send" || l["service"] != "mailer" || l["instance"] == nil {
 			continue
 		}
@@ -313,7 +313,7 @@ func TestCorrelationIDTravels(t *testing.T) {
 		invLine = invLine || (l["message"] == "invocation" && l["outcome"] == "ok" && l["duration_ms"] != nil)
 	}
 	if !fnLine || !invLine {
-		t.Errorf("log lines with the correlation id: function=%v invocation=%v\n%v", fnLine, invLine, r.logs.lines())
+		t.Errorf("log lines with the correlation id: function=%v invocation=%v\n%v", fnLine, invLine, r.logs.JSONLines())
 	}
 
 	// Without one, the runtime makes one and answers with it.

@@ -1,33 +1,16 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/natsfn/natsfn/internal/testkit"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run executes the natsfn command line with args and returns its output.
-func run(ctx context.Context, out *syncBuffer, args ...string) error {
+func run(ctx context.Context, out *testkit.Buffer, args ...string) error {
 	cmd := New()
 	cmd.Writer = out
 	cmd.ErrWriter = out
@@ -35,7 +18,7 @@ func run(ctx context.Context, out *syncBuffer, args ...string) error {
 }
 
 func TestVersion(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	if err := run(context.Background(), &out, "version"); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +28,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestHelpNamesEnvVars(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	if err := run(context.Background(), &out, "run", "--help"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +40,7 @@ func TestHelpNamesEnvVars(t *testing.T) {
 }
 
 func TestRunExplainsBadServiceNames(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	err := run(context.Background(), &out, "run")
 	if err == nil || !strings.Contains(err.Error(), "name at least one service") {
 		t.Fatalf("no service: %v", err)
@@ -69,7 +52,7 @@ func TestRunExplainsBadServiceNames(t *testing.T) {
 }
 
 func TestBadFlagsSayWhatToDo(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	err := run(context.Background(), &out, "local", "--nats", "nonsense", "--data", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "want host:port") {
 		t.Fatalf("bad --nats: %v", err)
@@ -81,7 +64,7 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 }
 
 func TestLocalStartsAndStopsCleanly(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
