@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -23,6 +24,8 @@ type binding struct {
 	slots    *slots
 	subjects []string // slot subjects, by slot index
 	sub      *nats.Subscription
+	triggers []*trigger
+	timeout  time.Duration
 	log      zerolog.Logger
 }
 
@@ -48,11 +51,12 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 		fn:       fn,
 		subject:  def.subject(fn),
 		slots:    newSlots(n),
+		timeout:  timeout,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
 			Str("instance", info.ID).Logger(),
 	}
 	mws := append([]Middleware{rt.metrics.instrument(def.Name, fn.Name), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
-	b.handler = chain(fn.terminal, mws...)
+	b.handler = chain(b.run, mws...)
 
 	meta := map[string]string{
 		"subject":         b.subject,
@@ -108,17 +112,43 @@ func (b *binding) serve(slot int) micro.HandlerFunc {
 	}
 }
 
+// run is the innermost handler: the function itself, then its events.
+func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
+	out, err := b.fn.terminal(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	st := invocationOf(ctx)
+	if b.fn.Result != "" {
+		if err := Emit(ctx, b.fn.Result, json.RawMessage(out)); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.publishOutbox(st); err != nil {
+		return nil, err
+	}
+	crashPoint("outputs-published")
+	return out, nil
+}
+
 func (b *binding) invoke(req micro.Request) {
 	hdr := nats.Header(req.Headers())
 	cid := hdr.Get(HeaderCorrelationID)
 	if cid == "" {
 		cid = NewCorrelationID()
 	}
+	inputID := hdr.Get(headerInputID)
+	if inputID != "" {
+		crashPoint("event-started")
+	} else if inputID = hdr.Get(nats.MsgIdHdr); inputID == "" {
+		inputID = cid + "/" + NewCorrelationID()
+	}
 	inv := &Invocation{
 		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
 	}
-	ctx := &invocationCtx{Context: b.rt.invokeCtx, cid: cid, nc: b.rt.nc, base: &b.log}
+	st := &invocation{cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
+	ctx := &invocationCtx{Context: b.rt.invokeCtx, st: st}
 	out, err := b.handler(ctx, inv)
 
 	opts := func(m *nats.Msg) {
@@ -132,28 +162,41 @@ func (b *binding) invoke(req micro.Request) {
 			return // fire and forget: nobody to answer
 		}
 		if rerr := req.Respond(out, opts); rerr != nil {
-			ctx.log().Error().AnErr("cause", rerr).Msg("cannot send reply")
+			st.log().Error().AnErr("cause", rerr).Msg("cannot send reply")
 		}
 		return
 	}
 	e := AsError(err)
 	body, _ := json.Marshal(e)
 	if rerr := req.Error(strconv.Itoa(e.Code), e.Message, body, opts); rerr != nil && req.Reply() != "" {
-		ctx.log().Error().AnErr("cause", rerr).Msg("cannot send error reply")
+		st.log().Error().AnErr("cause", rerr).Msg("cannot send error reply")
 	}
 }
 
 // stats is the endpoint-specific part of `nats micro stats`.
 func (b *binding) stats() any {
-	return map[string]any{
+	s := map[string]any{
 		"subject":     b.subject,
 		"concurrency": cap(b.slots.free),
 		"in_flight":   b.slots.running(),
 	}
+	if len(b.triggers) > 0 {
+		ts := map[string]any{}
+		for _, t := range b.triggers {
+			ts[t.subject] = t.stats()
+		}
+		s["triggers"] = ts
+	}
+	return s
 }
 
 // drained reports whether the dispatcher has stopped and every slot is free.
 // While NATS is unreachable no new request can arrive, so idle slots suffice.
 func (b *binding) drained() bool {
+	for _, t := range b.triggers {
+		if !t.idle() {
+			return false
+		}
+	}
 	return b.slots.idle() && (!b.sub.IsValid() || !b.rt.nc.IsConnected())
 }

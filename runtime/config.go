@@ -44,6 +44,9 @@ type Config struct {
 	// ":8081"; empty disables the admin server.
 	AdminAddr string
 
+	// Events configures event triggers, streams and dead letters.
+	Events EventsConfig
+
 	// Logger is the base logger; default JSON lines on stderr at info level.
 	Logger *zerolog.Logger
 	// Metrics is the registry to record into; default a new one.
@@ -86,6 +89,7 @@ func (c *Config) SetDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
 	}
+	c.Events.SetDefaults()
 }
 
 // Validate reports settings that cannot work, after defaults.
@@ -103,5 +107,6 @@ func (c *Config) Validate() error {
 	if c.ReconnectBufSize < 0 {
 		errs = append(errs, errors.New("reconnect buffer size must not be negative"))
 	}
+	errs = append(errs, c.Events.Validate())
 	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ const (
 	correlationKey ctxKey = iota
 	connKey
 	loggerKey
+	invocationKey
 )
 
 // WithCorrelationID returns a context carrying id; Call and Publish send it on.
@@ -47,38 +48,56 @@ func Logger(ctx context.Context) *zerolog.Logger {
 	return zerolog.Ctx(ctx)
 }
 
-// invocationCtx carries everything an invocation's context needs in one
-// value: one allocation per invocation instead of one per key.
-type invocationCtx struct {
-	context.Context
-	cid  string
-	nc   *nats.Conn
-	base *zerolog.Logger // the function's logger, without the correlation id
+// invocation is the state of one running invocation that the function
+// reaches through its context: correlation id, logger, outbox.
+type invocation struct {
+	cid     string
+	nc      *nats.Conn
+	base    *zerolog.Logger // the function's logger, without the correlation id
+	inputID string          // logical id of the input, for deterministic output ids
+	header  nats.Header     // the input's headers
 
 	logOnce sync.Once
 	logger  *zerolog.Logger
+
+	mu     sync.Mutex
+	outbox []pendingEvent
 }
 
 // log builds the invocation's logger on first use: most successful
 // invocations never log, and a child logger costs an allocation and a copy.
-func (c *invocationCtx) log() *zerolog.Logger {
-	c.logOnce.Do(func() {
-		l := c.base.With().Str("correlation_id", c.cid).Logger()
-		c.logger = &l
+func (st *invocation) log() *zerolog.Logger {
+	st.logOnce.Do(func() {
+		l := st.base.With().Str("correlation_id", st.cid).Logger()
+		st.logger = &l
 	})
-	return c.logger
+	return st.logger
+}
+
+// invocationCtx carries an invocation in one context value: one allocation
+// per invocation instead of one per key.
+type invocationCtx struct {
+	context.Context
+	st *invocation
 }
 
 func (c *invocationCtx) Value(key any) any {
 	switch key {
 	case correlationKey:
-		return c.cid
+		return c.st.cid
 	case connKey:
-		return c.nc
+		return c.st.nc
 	case loggerKey:
-		return c.log()
+		return c.st.log()
+	case invocationKey:
+		return c.st
 	}
 	return c.Context.Value(key)
+}
+
+func invocationOf(ctx context.Context) *invocation {
+	st, _ := ctx.Value(invocationKey).(*invocation)
+	return st
 }
 
 // Conn returns the NATS connection of the runtime running this invocation.
@@ -116,8 +135,8 @@ func stampCorrelation(ctx context.Context, msg *nats.Msg) {
 // logs reports whether the invocation's logger writes at level, without
 // building the logger.
 func logs(ctx context.Context, level zerolog.Level) bool {
-	if c, ok := ctx.(*invocationCtx); ok {
-		return c.base.GetLevel() <= level && zerolog.GlobalLevel() <= level
+	if st := invocationOf(ctx); st != nil {
+		return st.base.GetLevel() <= level && zerolog.GlobalLevel() <= level
 	}
 	return Logger(ctx).GetLevel() <= level
 }

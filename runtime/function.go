@@ -26,6 +26,13 @@ type (
 		Concurrency int
 		// Timeout bounds one invocation; default Config.Timeout.
 		Timeout time.Duration
+		// On lists event types (subjects, e.g. "orders.created.v1") that trigger
+		// the function: one durable JetStream consumer each, shared by all
+		// replicas. A function with triggers still answers requests too.
+		On []string
+		// Result, if set, is the event type the function's output is published
+		// as after a successful invocation, e.g. "payment.charged.v1".
+		Result string
 		// Middleware wraps the function inside the runtime's own (logging,
 		// metrics, recovery, timeout), outermost first.
 		Middleware []Middleware

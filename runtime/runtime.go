@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 )
@@ -25,6 +27,9 @@ type Runtime struct {
 
 	nc       *nats.Conn // set once in Run before any subscription exists
 	ncPtr    atomic.Pointer[nats.Conn]
+	js       jetstream.JetStream
+	claims   *claims
+	watcher  *advisoryWatcher
 	micros   []micro.Service
 	mu       sync.RWMutex
 	bindings map[string]*binding // by "service/function"
@@ -106,6 +111,10 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	rt.nc = nc
 	rt.ncPtr.Store(nc)
+	if rt.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return err
+	}
 	rt.connected.Store(true)
 	if err := rt.register(); err != nil {
 		nc.Close()
@@ -121,6 +130,11 @@ func (rt *Runtime) Run(ctx context.Context) error {
 }
 
 func (rt *Runtime) register() error {
+	ctx, cancel := context.WithTimeout(rt.invokeCtx, 30*time.Second)
+	defer cancel()
+	if err := rt.declareEvents(ctx); err != nil {
+		return err
+	}
 	for _, def := range rt.services {
 		cfg := micro.Config{
 			Name:        def.Name,
@@ -149,8 +163,106 @@ func (rt *Runtime) register() error {
 			rt.mu.Unlock()
 		}
 	}
-	// Make sure the server has every subscription before calling us ready.
-	return rt.nc.Flush()
+	// Make sure the server has every subscription before events flow in.
+	if err := rt.nc.Flush(); err != nil {
+		return err
+	}
+	return rt.startTriggers(ctx)
+}
+
+// usesEvents reports whether any service declares streams, triggers or
+// result events, and so needs the dead-letter and claim machinery.
+func (rt *Runtime) usesEvents() bool {
+	for _, s := range rt.services {
+		if len(s.Streams) > 0 {
+			return true
+		}
+		for _, f := range s.Functions {
+			if len(f.On) > 0 || f.Result != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// declareEvents creates or updates the streams the services declare, the
+// dead-letter stream, the claims bucket and the advisory watcher.
+func (rt *Runtime) declareEvents(ctx context.Context) error {
+	if !rt.usesEvents() {
+		return nil
+	}
+	ev := rt.cfg.Events
+	declared := map[string]bool{}
+	for _, def := range rt.services {
+		for _, st := range def.Streams {
+			if declared[st.Name] {
+				continue
+			}
+			declared[st.Name] = true
+			_, err := rt.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name:       st.Name,
+				Subjects:   st.Subjects,
+				Storage:    jetstream.FileStorage,
+				Replicas:   ev.Replicas,
+				MaxAge:     cmp.Or(st.MaxAge, ev.MaxAge),
+				Duplicates: ev.Duplicates,
+			})
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", st.Name, err)
+			}
+		}
+	}
+	if _, err := rt.js.CreateOrUpdateStream(ctx, deadLetterStreamConfig(ev)); err != nil {
+		return fmt.Errorf("dead-letter stream: %w", err)
+	}
+	kv, err := rt.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      ClaimsBucket,
+		Description: "natsfn: which logical events each function has started and finished",
+		TTL:         ev.Duplicates,
+		Storage:     jetstream.FileStorage,
+		Replicas:    ev.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("claims bucket: %w", err)
+	}
+	rt.claims = &claims{kv: kv, staleAfter: ev.AckWait}
+	rt.watcher, err = rt.startAdvisoryWatcher(ctx)
+	return err
+}
+
+func (rt *Runtime) startTriggers(ctx context.Context) error {
+	for _, def := range rt.services {
+		for _, fn := range def.Functions {
+			b := rt.binding(def.Name, fn.Name)
+			for _, subject := range fn.On {
+				t, err := rt.newTrigger(ctx, b, subject)
+				if err != nil {
+					return err
+				}
+				b.triggers = append(b.triggers, t)
+			}
+		}
+	}
+	for _, b := range rt.bindings {
+		for _, t := range b.triggers {
+			if err := t.start(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// storeDeadLetter writes d to the dead-letter stream and counts it.
+func (rt *Runtime) storeDeadLetter(d DeadLetter) error {
+	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
+	defer cancel()
+	if _, err := rt.js.PublishMsg(ctx, d.msg()); err != nil {
+		return err
+	}
+	rt.metrics.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_dead_letters_total{service=%q,function=%q,class=%q}`, d.Service, d.Function, d.Class)).Inc()
+	return nil
 }
 
 func (rt *Runtime) binding(service, function string) *binding {
@@ -178,6 +290,12 @@ func (rt *Runtime) shutdown() error {
 		if err := b.sub.Drain(); err != nil {
 			rt.log.Warn().AnErr("cause", err).Str("function", b.fn.Name).Msg("cannot drain dispatcher")
 		}
+		for _, t := range b.triggers {
+			t.drain()
+		}
+	}
+	if rt.watcher != nil {
+		rt.watcher.stop()
 	}
 	clean := waitUntil(deadline, func() bool {
 		for _, b := range rt.bindings {
@@ -185,7 +303,7 @@ func (rt *Runtime) shutdown() error {
 				return false
 			}
 		}
-		return true
+		return rt.watcher == nil || rt.watcher.stopped() || !rt.nc.IsConnected()
 	})
 	if !clean {
 		rt.log.Warn().Msg("shutdown deadline passed; cancelling invocations still running")

@@ -14,6 +14,8 @@ type Service struct {
 	Description string
 	Metadata    map[string]string
 	Functions   []*Function
+	// Streams this service publishes its events on; created or updated at start.
+	Streams []Stream
 }
 
 var semverRegexp = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-.]+)?(?:\+[0-9A-Za-z-.]+)?$`)

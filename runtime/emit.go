@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+type (
+	pendingEvent struct {
+		typ  string
+		data []byte
+		id   string
+	}
+
+	// EmitOption adjusts one emitted event.
+	EmitOption func(*pendingEvent)
+)
+
+// headerInputID carries the logical id of an event from the consumer to the
+// slot that runs it, so outputs get ids derived from their input.
+const headerInputID = "Natsfn-Input-Id"
+
+// WithEventID sets the event's logical id (its ce-id), e.g. an order id, so
+// the same business fact always gets the same id wherever it is emitted.
+func WithEventID(id string) EmitOption { return func(e *pendingEvent) { e.id = id } }
+
+// Emit queues an event of eventType (also its subject, e.g.
+// "inventory.reserved.v1") with payload as JSON data. The runtime publishes
+// queued events to JetStream after the function returns without error and
+// before the input is acknowledged or answered, each with CloudEvents
+// headers, the correlation id, the input's traceparent, and a Nats-Msg-Id
+// derived from the input, so a redelivered input cannot emit twice.
+// Emitting "x.v1" and "x.v2" in one invocation dual-publishes one logical
+// event: both copies share a ce-id.
+func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption) error {
+	st := invocationOf(ctx)
+	if st == nil {
+		return fmt.Errorf("emit %s: not inside a function invocation", eventType)
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("emit %s: %w", eventType, err)
+	}
+	ev := pendingEvent{typ: eventType, data: data}
+	for _, o := range opts {
+		o(&ev)
+	}
+	st.mu.Lock()
+	st.outbox = append(st.outbox, ev)
+	st.mu.Unlock()
+	return nil
+}
+
+// publishOutbox publishes an invocation's events and waits for every
+// PubAck. A failure is transient: the input is retried and the events that
+// did get through are dropped as duplicates on the next attempt.
+func (b *binding) publishOutbox(st *invocation) error {
+	st.mu.Lock()
+	outbox := st.outbox
+	st.outbox = nil
+	st.mu.Unlock()
+	if len(outbox) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(b.rt.invokeCtx, 10*time.Second)
+	defer cancel()
+	seen := map[string]int{} // base type -> how many emitted so far
+	now := time.Now()
+	for _, ev := range outbox {
+		base := BaseType(ev.typ)
+		id := ev.id
+		if id == "" {
+			id = derivedID(b.service, b.fn.Name, st.inputID, base, seen[base])
+		}
+		seen[base]++
+		msg := nats.NewMsg(ev.typ)
+		msg.Data = ev.data
+		Event{ID: id, Source: "natsfn/" + b.service + "/" + b.fn.Name, Type: ev.typ, Time: now}.stamp(msg.Header)
+		msg.Header.Set(HeaderCorrelationID, st.cid)
+		if tp := st.header.Get(HeaderTraceParent); tp != "" {
+			msg.Header.Set(HeaderTraceParent, tp)
+		}
+		if _, err := b.rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id+"|"+ev.typ)); err != nil {
+			if err == jetstream.ErrNoStreamResponse || err == nats.ErrNoResponders {
+				return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", ev.typ)
+			}
+			return Unavailable("publish %s: %v", ev.typ, err)
+		}
+	}
+	return nil
+}
+
+// derivedID is the deterministic logical id of the n-th event of one base
+// type emitted by a function for one input.
+func derivedID(service, function, inputID, base string, n int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%s|%s|%s|%d", service, function, inputID, base, n))
+	return hex.EncodeToString(sum[:16])
+}

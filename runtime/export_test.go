@@ -1,0 +1,4 @@
+package runtime
+
+// SetCrashPoint lets tests kill the process at a crash point.
+func SetCrashPoint(f func(point string)) { crashPoint = f }

@@ -1,0 +1,349 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+)
+
+// trigger binds a function to one event subject: a durable pull consumer
+// shared by every replica, and the loop that hands its events to the
+// function's slots, so an event invocation takes the same path as a request.
+type trigger struct {
+	b       *binding
+	subject string
+	stream  string
+	durable string
+	cons    jetstream.Consumer
+	log     zerolog.Logger
+	counts  triggerCounts
+	pending *metrics.Gauge
+
+	iter     jetstream.MessagesContext
+	stopping atomic.Bool
+	stop     context.CancelFunc
+	stopCtx  context.Context
+	running  atomic.Int64  // events being processed
+	loopDone chan struct{} // closed when the consumer loop has ended
+	wg       sync.WaitGroup
+}
+
+// triggerCounts are the event-specific counters, in /metrics and in the
+// endpoint's `nats micro stats` data.
+type triggerCounts struct {
+	delivered, redelivered, acked, retried, deadLettered, duplicates, deferred *metrics.Counter
+}
+
+var durableUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// DurableName is the consumer name of a (function, trigger) pair; KEDA and
+// `nats consumer info` refer to it.
+func DurableName(service, function, subject string) string {
+	return durableUnsafe.ReplaceAllString(service+"_"+function+"_"+subject, "_")
+}
+
+func (rt *Runtime) newTrigger(ctx context.Context, b *binding, subject string) (*trigger, error) {
+	ev := rt.cfg.Events
+	stream, err := rt.js.StreamNameBySubject(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("trigger %s of %s/%s: no stream captures it; declare the stream in Service.Streams: %w", subject, b.service, b.fn.Name, err)
+	}
+	t := &trigger{b: b, subject: subject, stream: stream, durable: DurableName(b.service, b.fn.Name, subject)}
+	t.cons, err = rt.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable:       t.durable,
+		Description:   fmt.Sprintf("natsfn: %s/%s on %s", b.service, b.fn.Name, subject),
+		FilterSubject: subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ev.AckWait,
+		MaxDeliver:    ev.MaxDeliver,
+		MaxAckPending: ev.MaxAckPending,
+		Metadata: map[string]string{
+			metaService: b.service, metaFunction: b.fn.Name, metaTrigger: subject,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trigger %s of %s/%s: consumer %s: %w", subject, b.service, b.fn.Name, t.durable, err)
+	}
+	t.log = b.log.With().Str("trigger", subject).Str("consumer", t.durable).Logger()
+	labels := fmt.Sprintf(`service=%q,function=%q,trigger=%q`, b.service, b.fn.Name, subject)
+	c := func(result string) *metrics.Counter {
+		return rt.metrics.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_events_total{%s,result=%q}`, labels, result))
+	}
+	t.counts = triggerCounts{
+		delivered: c("delivered"), redelivered: c("redelivered"), acked: c("acked"), retried: c("retried"),
+		deadLettered: c("dead_lettered"), duplicates: c("duplicate"), deferred: c("deferred"),
+	}
+	t.pending = rt.metrics.set.GetOrCreateGauge("natsfn_consumer_pending{"+labels+"}", nil)
+	t.stopCtx, t.stop = context.WithCancel(rt.invokeCtx)
+	return t, nil
+}
+
+// Consumer metadata keys: the advisory watcher reads them to know whose
+// event ran out of deliveries.
+const (
+	metaService  = "natsfn_service"
+	metaFunction = "natsfn_function"
+	metaTrigger  = "natsfn_trigger"
+)
+
+func (t *trigger) start() error {
+	it, err := t.cons.Messages(jetstream.PullMaxMessages(cap(t.b.slots.free)))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", t.durable, err)
+	}
+	t.iter = it
+	t.loopDone = make(chan struct{})
+	t.wg.Add(1)
+	go t.loop()
+	go t.watchPending()
+	return nil
+}
+
+func (t *trigger) loop() {
+	defer t.wg.Done()
+	defer close(t.loopDone)
+	for {
+		msg, err := t.iter.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return
+		}
+		if err != nil {
+			t.log.Warn().AnErr("cause", err).Msg("consumer hiccup; continuing")
+			continue
+		}
+		if t.stopping.Load() {
+			_ = msg.Nak() // not started: leave it to another replica, now
+			continue
+		}
+		slot, ok := t.b.slots.acquire(t.stopCtx)
+		if !ok {
+			_ = msg.Nak()
+			continue
+		}
+		t.running.Add(1)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			defer t.running.Add(-1)
+			t.process(msg, slot)
+		}()
+	}
+}
+
+// drain stops taking events: buffered ones go back at once, running ones
+// finish and are acknowledged.
+func (t *trigger) drain() {
+	t.stopping.Store(true)
+	t.stop()
+	if t.iter == nil {
+		return
+	}
+	if t.b.rt.nc.IsConnected() {
+		t.iter.Drain()
+	} else {
+		t.iter.Stop() // nothing to hand back without a server; JetStream redelivers
+	}
+}
+
+// idle reports whether the consumer loop has ended and no event is in flight.
+func (t *trigger) idle() bool {
+	select {
+	case <-t.loopDone:
+		return t.running.Load() == 0
+	default:
+		return false
+	}
+}
+
+// process runs one event through a slot and settles it: ack on success,
+// backoff and retry on a transient failure, dead letter on a permanent one
+// or on the last delivery.
+func (t *trigger) process(msg jetstream.Msg, slot int) {
+	rt, ev := t.b.rt, t.b.rt.cfg.Events
+	meta, err := msg.Metadata()
+	if err != nil {
+		t.b.slots.release(slot)
+		t.log.Error().AnErr("cause", err).Msg("event without JetStream metadata")
+		return
+	}
+	t.counts.delivered.Inc()
+	if meta.NumDelivered > 1 {
+		t.counts.redelivered.Inc()
+	}
+	log := t.log.With().Uint64("stream_seq", meta.Sequence.Stream).Uint64("delivery", meta.NumDelivered).Logger()
+
+	logicalID := fmt.Sprintf("%s:%d", meta.Stream, meta.Sequence.Stream)
+	envelope, cerr := ParseEvent(msg.Headers())
+	switch {
+	case cerr == nil:
+		logicalID = envelope.ID
+	case !errors.Is(cerr, ErrNotCloudEvent):
+		t.b.slots.release(slot)
+		t.deadLetter(msg, meta, ClassPermanent, "invalid CloudEvents headers: "+cerr.Error(), log)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
+	key := claimKey(t.b.service, t.b.fn.Name, logicalID)
+	state, rev, wait, err := rt.claims.claim(ctx, key)
+	cancel()
+	switch {
+	case err != nil:
+		t.b.slots.release(slot)
+		log.Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
+		t.retry(msg, meta, "claim: "+err.Error(), log)
+		return
+	case state == claimFinished:
+		t.b.slots.release(slot)
+		t.counts.duplicates.Inc()
+		_ = msg.Ack()
+		return
+	case state == claimBusy:
+		t.b.slots.release(slot)
+		t.counts.deferred.Inc()
+		_ = msg.NakWithDelay(max(wait, 10*time.Millisecond))
+		return
+	}
+
+	code, errText, rev := t.invoke(msg, slot, logicalID, key, rev)
+	ctx, cancel = context.WithTimeout(rt.invokeCtx, 10*time.Second)
+	defer cancel()
+	switch {
+	case code == 0:
+		if err := rt.claims.finish(ctx, key, rev); err != nil {
+			log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
+		}
+		_ = msg.Ack()
+		t.counts.acked.Inc()
+	case code >= 400 && code < 500:
+		_ = rt.claims.release(ctx, key, rev)
+		t.deadLetter(msg, meta, ClassPermanent, errText, log)
+	default:
+		_ = rt.claims.release(ctx, key, rev)
+		if meta.NumDelivered >= uint64(ev.MaxDeliver) {
+			t.deadLetter(msg, meta, ClassExhausted, errText, log)
+			return
+		}
+		t.retry(msg, meta, errText, log)
+	}
+}
+
+// invoke forwards the event to its slot as a request, keeping the delivery
+// alive (and the claim fresh) while the function works. It returns 0 on
+// success, or the error code and message.
+func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev uint64) (int, string, uint64) {
+	rt := t.b.rt
+	req := nats.NewMsg(t.b.subjects[slot])
+	for k, v := range msg.Headers() {
+		req.Header[k] = v
+	}
+	req.Header.Set(headerInputID, logicalID)
+	req.Data = msg.Data()
+
+	timeout := t.b.timeout + 10*time.Second
+	ctx, cancel := context.WithTimeout(rt.invokeCtx, timeout)
+	defer cancel()
+	type result struct {
+		reply *nats.Msg
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := rt.nc.RequestMsgWithContext(ctx, req)
+		done <- result{r, err}
+	}()
+	tick := time.NewTicker(rt.cfg.Events.AckWait / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.b.slots.release(slot) // never reached the slot, or no answer
+				return CodeUnavailable, "no answer from the function: " + r.err.Error(), rev
+			}
+			codeText := r.reply.Header.Get(micro.ErrorCodeHeader)
+			if codeText == "" {
+				return 0, "", rev
+			}
+			code, _ := strconv.Atoi(codeText)
+			if code == 0 {
+				code = CodeInternal
+			}
+			return code, r.reply.Header.Get(micro.ErrorHeader), rev
+		case <-tick.C:
+			_ = msg.InProgress()
+			rctx, rcancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
+			if nrev, err := rt.claims.refresh(rctx, key, rev); err == nil {
+				rev = nrev
+			}
+			rcancel()
+		}
+	}
+}
+
+func (t *trigger) retry(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, log zerolog.Logger) {
+	delay := t.b.rt.cfg.Events.retryDelay(meta.NumDelivered)
+	log.Warn().Str("reason", reason).Dur("retry_in", delay).Msg("event failed; will retry")
+	t.counts.retried.Inc()
+	_ = msg.NakWithDelay(delay)
+}
+
+func (t *trigger) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string, log zerolog.Logger) {
+	d := DeadLetter{
+		Subject: msg.Subject(), Stream: meta.Stream, Sequence: meta.Sequence.Stream,
+		Service: t.b.service, Function: t.b.fn.Name, Error: reason, Class: class,
+		Deliveries: int(meta.NumDelivered), Time: time.Now(), Header: msg.Headers(), Data: msg.Data(),
+	}
+	if err := t.b.rt.storeDeadLetter(d); err != nil {
+		log.Error().AnErr("cause", err).Msg("cannot store dead letter; leaving the event for redelivery")
+		_ = msg.NakWithDelay(t.b.rt.cfg.Events.RetryMax)
+		return
+	}
+	t.counts.deadLettered.Inc()
+	log.Error().Str("class", class).Str("reason", reason).Msg("event dead-lettered")
+	_ = msg.TermWithReason(class + ": " + reason)
+}
+
+// watchPending refreshes the consumer's backlog for metrics and stats.
+func (t *trigger) watchPending() {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(t.stopCtx, 5*time.Second)
+		if info, err := t.cons.Info(ctx); err == nil {
+			t.pending.Set(float64(info.NumPending))
+		}
+		cancel()
+		select {
+		case <-t.stopCtx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *trigger) stats() map[string]any {
+	return map[string]any{
+		"consumer":      t.durable,
+		"stream":        t.stream,
+		"delivered":     t.counts.delivered.Get(),
+		"redelivered":   t.counts.redelivered.Get(),
+		"acked":         t.counts.acked.Get(),
+		"retried":       t.counts.retried.Get(),
+		"dead_lettered": t.counts.deadLettered.Get(),
+		"duplicates":    t.counts.duplicates.Get(),
+		"pending":       t.pending.Get(),
+	}
+}
