@@ -75,6 +75,7 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 			subjects[subj] = s.Name + "/" + f.Name
 		}
 	}
+	errs = append(errs, streamsCaptureRequests(services))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

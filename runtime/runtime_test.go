@@ -344,6 +344,9 @@ func TestConfigValidation(t *testing.T) {
 		"bad version":       {runtime.Config{}, []runtime.Service{{Name: "s", Version: "one", Functions: []*runtime.Function{good}}}, "semantic version"},
 		"no functions":      {runtime.Config{}, []runtime.Service{{Name: "s", Version: "1.0.0"}}, "no functions"},
 		"negative conc":     {runtime.Config{Concurrency: -1}, nil, "concurrency"},
+		"stream captures a request subject": {runtime.Config{}, []runtime.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*runtime.Function{good}, Streams: []runtime.Stream{{Name: "A", Subjects: []string{"a.>"}}}},
+		}, "captured by stream A"},
 		"same subject twice": {runtime.Config{}, []runtime.Service{
 			{Name: "a", Version: "1.0.0", Functions: []*runtime.Function{good}},
 			{Name: "b", Version: "1.0.0", Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "x", Subject: "a.ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })}},

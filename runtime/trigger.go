@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 )
 
@@ -273,15 +271,12 @@ func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev
 				t.b.slots.release(slot) // never reached the slot, or no answer
 				return CodeUnavailable, "no answer from the function: " + r.err.Error(), rev
 			}
-			codeText := r.reply.Header.Get(micro.ErrorCodeHeader)
-			if codeText == "" {
+			ferr := errorFromMsg(r.reply)
+			if ferr == nil {
 				return 0, "", rev
 			}
-			code, _ := strconv.Atoi(codeText)
-			if code == 0 {
-				code = CodeInternal
-			}
-			return code, r.reply.Header.Get(micro.ErrorHeader), rev
+			e := AsError(ferr)
+			return e.Code, e.Error(), rev
 		case <-tick.C:
 			_ = msg.InProgress()
 			rctx, rcancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
