@@ -24,9 +24,9 @@ const (
 type claimState int
 
 const (
-	claimOwned claimState = iota // ours: go ahead
-	claimFinished                // already done: acknowledge and skip
-	claimBusy                    // someone else is at it: try again later
+	claimOwned    claimState = iota // ours: go ahead
+	claimFinished                   // already done: acknowledge and skip
+	claimBusy                       // someone else is at it: try again later
 )
 
 // claims implements compare-and-set claims on logical events. A running

@@ -41,4 +41,3 @@ func TestParseEvent(t *testing.T) {
 		t.Errorf("BaseType without version = %q", got)
 	}
 }
-

@@ -396,4 +396,3 @@ func TestInvalidCloudEventIsDeadLettered(t *testing.T) {
 		t.Fatalf("dead letter error: %q", d.Error)
 	}
 }
-
