@@ -21,6 +21,7 @@ func New() *ucli.Command {
 			localCommand(),
 			runCommand(),
 			gatewayCommand(),
+			dlqCommand(),
 			versionCommand(),
 		},
 		Suggest: true,

@@ -35,6 +35,12 @@ func runtimeFlags(adminDefault string) []ucli.Flag {
 		&ucli.IntFlag{Name: "concurrency", Usage: "invocations of one function running at once per replica", Value: 4, Sources: ucli.EnvVars("NATSFN_CONCURRENCY")},
 		&ucli.DurationFlag{Name: "timeout", Usage: "limit of one invocation", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_TIMEOUT")},
 		&ucli.DurationFlag{Name: "shutdown-timeout", Usage: "time in-flight invocations get to finish on SIGTERM", Value: 25 * time.Second, Sources: ucli.EnvVars("NATSFN_SHUTDOWN_TIMEOUT")},
+		&ucli.IntFlag{Name: "replicas", Usage: "replicas of the streams and buckets natsfn creates (3 on a 3-node cluster)", Value: 1, Sources: ucli.EnvVars("NATSFN_REPLICAS")},
+		&ucli.DurationFlag{Name: "ack-wait", Usage: "time an event may go without an ack or progress before JetStream redelivers it", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_ACK_WAIT")},
+		&ucli.IntFlag{Name: "max-deliver", Usage: "deliveries of one event before it is dead-lettered", Value: 5, Sources: ucli.EnvVars("NATSFN_MAX_DELIVER")},
+		&ucli.IntFlag{Name: "max-ack-pending", Usage: "unacknowledged events per consumer across all replicas", Value: 1000, Sources: ucli.EnvVars("NATSFN_MAX_ACK_PENDING")},
+		&ucli.DurationFlag{Name: "retry-min", Usage: "first backoff before a transient failure is retried; doubles per delivery", Value: time.Second, Sources: ucli.EnvVars("NATSFN_RETRY_MIN")},
+		&ucli.DurationFlag{Name: "retry-max", Usage: "longest backoff before a retry", Value: time.Minute, Sources: ucli.EnvVars("NATSFN_RETRY_MAX")},
 	}
 }
 
@@ -66,5 +72,13 @@ func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.C
 		ShutdownTimeout: cmd.Duration("shutdown-timeout"),
 		AdminAddr:       cmd.String("admin-addr"),
 		Logger:          log,
+		Events: runtime.EventsConfig{
+			Replicas:      cmd.Int("replicas"),
+			AckWait:       cmd.Duration("ack-wait"),
+			MaxDeliver:    cmd.Int("max-deliver"),
+			MaxAckPending: cmd.Int("max-ack-pending"),
+			RetryMin:      cmd.Duration("retry-min"),
+			RetryMax:      cmd.Duration("retry-max"),
+		},
 	}
 }
