@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,5 +395,36 @@ func TestInvalidCloudEventIsDeadLettered(t *testing.T) {
 	})
 	if d := deadLetters(t, nc)[0]; !strings.Contains(d.Error, "ce-specversion") {
 		t.Fatalf("dead letter error: %q", d.Error)
+	}
+}
+
+func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	var calls atomic.Int64
+	slow := runtime.Func(runtime.FuncConfig{Name: "slow", On: []string{"orders.created.v1"}},
+		func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
+			calls.Add(1)
+			select { // three times AckWait: only progress signals keep it ours
+			case <-time.After(3 * time.Second):
+			case <-ctx.Done():
+			}
+			return in, ctx.Err()
+		})
+	cfg := replicaConfig() // AckWait 1s
+	startRuntime(t, srv.ClientURL(), cfg, runtime.Service{Name: "slowpoke", Version: "1.0.0",
+		Functions: []*runtime.Function{slow}, Streams: eventStreams})
+
+	publishEvent(t, js, "orders.created.v1", "long-1", orderCreatedV1{OrderID: "long-1", Qty: 1})
+	durable := runtime.DurableName("slowpoke", "slow", "orders.created.v1")
+	eventually(t, 15*time.Second, "the long invocation is acknowledged", func() bool { return calls.Load() > 0 && settled(t, js, "ORDERS", durable) })
+	c, err := js.Consumer(context.Background(), "ORDERS", durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := c.Info(context.Background())
+	if calls.Load() != 1 || info.NumRedelivered != 0 {
+		t.Fatalf("calls=%d redelivered=%d; a running invocation must not be redelivered", calls.Load(), info.NumRedelivered)
 	}
 }

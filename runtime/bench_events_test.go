@@ -1,0 +1,84 @@
+package runtime_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/runtime"
+)
+
+type hop struct {
+	N int `json:"n"`
+}
+
+// BenchmarkEventChain compares events/s through a chain of three event
+// functions (a -> b -> c -> done, each step: claim, invoke through its micro
+// slot, publish its output with a derived id, mark done, ack) with
+// synchronous JetStream publishes, one at a time, on the same embedded
+// server: what `nats bench js pub --batch 1` measures. Throughput ratio
+// chain/jspub = jspub ns/op ÷ chain ns/op (`task bench` prints it).
+func BenchmarkEventChain(b *testing.B) {
+	srv := startNATS(b)
+	nc := connectClient(b, srv)
+	js := jsFor(b, nc)
+	ctx := context.Background()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	step := func(name, on, emits string) *runtime.Function {
+		return runtime.Func(runtime.FuncConfig{Name: name, On: []string{on}, Result: emits},
+			func(_ context.Context, in hop) (hop, error) { return hop{N: in.N + 1}, nil })
+	}
+	startRuntime(b, srv.ClientURL(), runtime.Config{Logger: discardLogger()}, runtime.Service{
+		Name: "chain", Version: "1.0.0",
+		Streams: []runtime.Stream{{Name: "CHAIN", Subjects: []string{"chain.*.v1"}}},
+		Functions: []*runtime.Function{
+			step("a", "chain.a.v1", "chain.b.v1"),
+			step("b", "chain.b.v1", "chain.c.v1"),
+			step("c", "chain.c.v1", "chain.done.v1"),
+		},
+	})
+
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := js.Publish(ctx, "raw.x", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("runtime", func(b *testing.B) {
+		stream, err := js.Stream(ctx, "CHAIN")
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := doneCount(b, stream)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := js.PublishAsync("chain.a.v1", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-js.PublishAsyncComplete()
+		deadline := time.Now().Add(5 * time.Minute)
+		for doneCount(b, stream) < before+uint64(b.N) {
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d events came through the chain", doneCount(b, stream)-before, b.N)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
+
+func doneCount(b *testing.B, s jetstream.Stream) uint64 {
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("chain.done.v1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.Subjects["chain.done.v1"]
+}
