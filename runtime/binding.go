@@ -147,7 +147,7 @@ func (b *binding) invoke(req micro.Request) {
 		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
 	}
-	st := &invocation{cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
+	st := &invocation{rt: b.rt, cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
 	ctx := &invocationCtx{Context: b.rt.invokeCtx, st: st}
 	out, err := b.handler(ctx, inv)
 
@@ -179,6 +179,11 @@ func (b *binding) stats() any {
 		"subject":     b.subject,
 		"concurrency": cap(b.slots.free),
 		"in_flight":   b.slots.running(),
+	}
+	if b.fn.Stats != nil {
+		for k, v := range b.fn.Stats() {
+			s[k] = v
+		}
 	}
 	if len(b.triggers) > 0 {
 		ts := map[string]any{}

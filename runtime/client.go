@@ -34,13 +34,23 @@ func Call[Out any](ctx context.Context, nc *nats.Conn, subject string, in any) (
 func Request(ctx context.Context, nc *nats.Conn, subject string, data []byte) (*nats.Msg, error) {
 	msg := nats.NewMsg(subject)
 	msg.Data = data
-	stampCorrelation(ctx, msg)
+	return RequestMsg(ctx, nc, msg)
+}
+
+// RequestMsg is Request for a message with headers of its own.
+func RequestMsg(ctx context.Context, nc *nats.Conn, msg *nats.Msg) (*nats.Msg, error) {
+	subject := msg.Subject
+	if msg.Header.Get(HeaderCorrelationID) == "" {
+		stampCorrelation(ctx, msg)
+	}
 	reply, err := nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, Unavailable("no function is serving %s", subject)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return nil, &Error{Code: CodeTimeout, Message: "no reply from " + subject + " in time"}
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrConnectionDraining):
+		return nil, Unavailable("NATS is not reachable: %v", err)
 	case err != nil:
 		return nil, err
 	}

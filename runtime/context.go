@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +22,7 @@ const (
 	connKey
 	loggerKey
 	invocationKey
+	runtimeKey
 )
 
 // WithCorrelationID returns a context carrying id; Call and Publish send it on.
@@ -51,6 +53,7 @@ func Logger(ctx context.Context) *zerolog.Logger {
 // invocation is the state of one running invocation that the function
 // reaches through its context: correlation id, logger, outbox.
 type invocation struct {
+	rt      *Runtime
 	cid     string
 	nc      *nats.Conn
 	base    *zerolog.Logger // the function's logger, without the correlation id
@@ -139,4 +142,35 @@ func logs(ctx context.Context, level zerolog.Level) bool {
 		return st.base.GetLevel() <= level && zerolog.GlobalLevel() <= level
 	}
 	return Logger(ctx).GetLevel() <= level
+}
+
+// Header returns the headers of the message that started the invocation
+// (request or event), e.g. an Idempotency-Key set by the gateway.
+func Header(ctx context.Context) nats.Header {
+	if st := invocationOf(ctx); st != nil && st.header != nil {
+		return st.header
+	}
+	return nats.Header{}
+}
+
+// headerDelivery tells the slot which delivery of an event it runs, as
+// "n/max", so a function can act differently on its last attempt.
+const headerDelivery = "Natsfn-Delivery"
+
+// Attempt returns which delivery of an event the invocation is, and how many
+// there will be at most; for a request it returns 1, 1.
+func Attempt(ctx context.Context) (n, max int) {
+	if st := invocationOf(ctx); st != nil {
+		if _, err := fmt.Sscanf(st.header.Get(headerDelivery), "%d/%d", &n, &max); err == nil {
+			return n, max
+		}
+	}
+	return 1, 1
+}
+
+// LastAttempt reports whether no retry follows if this invocation fails
+// transiently: the moment to give up cleanly, e.g. emit a failure event.
+func LastAttempt(ctx context.Context) bool {
+	n, m := Attempt(ctx)
+	return n >= m
 }

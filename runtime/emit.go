@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,10 +41,6 @@ func WithEventID(id string) EmitOption { return func(e *pendingEvent) { e.id = i
 // Emitting "x.v1" and "x.v2" in one invocation dual-publishes one logical
 // event: both copies share a ce-id.
 func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption) error {
-	st := invocationOf(ctx)
-	if st == nil {
-		return fmt.Errorf("emit %s: not inside a function invocation", eventType)
-	}
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", eventType, err)
@@ -51,6 +48,18 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 	ev := pendingEvent{typ: eventType, data: data}
 	for _, o := range opts {
 		o(&ev)
+	}
+	st := invocationOf(ctx)
+	if st == nil {
+		// In a job there is no input to acknowledge: publish now.
+		rt, ok := ctx.Value(runtimeKey).(*Runtime)
+		if !ok {
+			return fmt.Errorf("emit %s: not inside a function or job", eventType)
+		}
+		if ev.id == "" {
+			ev.id = NewCorrelationID()
+		}
+		return rt.publishEvent(ctx, "natsfn/job", ev, CorrelationID(ctx), "")
 	}
 	st.mu.Lock()
 	st.outbox = append(st.outbox, ev)
@@ -72,27 +81,38 @@ func (b *binding) publishOutbox(st *invocation) error {
 	ctx, cancel := context.WithTimeout(b.rt.invokeCtx, 10*time.Second)
 	defer cancel()
 	seen := map[string]int{} // base type -> how many emitted so far
-	now := time.Now()
 	for _, ev := range outbox {
 		base := BaseType(ev.typ)
-		id := ev.id
-		if id == "" {
-			id = derivedID(b.service, b.fn.Name, st.inputID, base, seen[base])
+		if ev.id == "" {
+			ev.id = derivedID(b.service, b.fn.Name, st.inputID, base, seen[base])
 		}
 		seen[base]++
-		msg := nats.NewMsg(ev.typ)
-		msg.Data = ev.data
-		Event{ID: id, Source: "natsfn/" + b.service + "/" + b.fn.Name, Type: ev.typ, Time: now}.stamp(msg.Header)
-		msg.Header.Set(HeaderCorrelationID, st.cid)
-		if tp := st.header.Get(HeaderTraceParent); tp != "" {
-			msg.Header.Set(HeaderTraceParent, tp)
+		if err := b.rt.publishEvent(ctx, "natsfn/"+b.service+"/"+b.fn.Name, ev, st.cid, st.header.Get(HeaderTraceParent)); err != nil {
+			return err
 		}
-		if _, err := b.rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id+"|"+ev.typ)); err != nil {
-			if err == jetstream.ErrNoStreamResponse || err == nats.ErrNoResponders {
-				return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", ev.typ)
-			}
-			return Unavailable("publish %s: %v", ev.typ, err)
+	}
+	return nil
+}
+
+// publishEvent stores one event with its CloudEvents envelope and waits for
+// the PubAck. Its Nats-Msg-Id is the logical id plus the versioned type, so
+// the v1 and v2 copies of one event are both kept and a repeat of either is
+// dropped.
+func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEvent, cid, traceparent string) error {
+	msg := nats.NewMsg(ev.typ)
+	msg.Data = ev.data
+	Event{ID: ev.id, Source: source, Type: ev.typ, Time: time.Now()}.stamp(msg.Header)
+	if cid != "" {
+		msg.Header.Set(HeaderCorrelationID, cid)
+	}
+	if traceparent != "" {
+		msg.Header.Set(HeaderTraceParent, traceparent)
+	}
+	if _, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ)); err != nil {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", ev.typ)
 		}
+		return Unavailable("publish %s: %v", ev.typ, err)
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ type (
 		// Result, if set, is the event type the function's output is published
 		// as after a successful invocation, e.g. "payment.charged.v1".
 		Result string
+		// Stats, if set, adds function-specific figures (a circuit breaker's
+		// state, say) to the endpoint's data in `nats micro stats`.
+		Stats func() map[string]any
 		// Middleware wraps the function inside the runtime's own (logging,
 		// metrics, recovery, timeout), outermost first.
 		Middleware []Middleware

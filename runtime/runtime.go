@@ -30,6 +30,8 @@ type Runtime struct {
 	js       jetstream.JetStream
 	claims   *claims
 	watcher  *advisoryWatcher
+	buckets  sync.Map // name -> jetstream.KeyValue
+	jobs     sync.WaitGroup
 	micros   []micro.Service
 	mu       sync.RWMutex
 	bindings map[string]*binding // by "service/function"
@@ -123,10 +125,14 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	rt.registered.Store(true)
+	jobsCtx, stopJobs := context.WithCancel(rt.invokeCtx)
+	rt.runJobs(jobsCtx)
 	close(rt.readyCh)
 	rt.log.Info().Int("services", len(rt.services)).Int("functions", len(rt.bindings)).Msg("serving")
 
 	<-ctx.Done()
+	stopJobs()
+	rt.jobs.Wait()
 	return rt.shutdown()
 }
 
@@ -134,6 +140,9 @@ func (rt *Runtime) register() error {
 	ctx, cancel := context.WithTimeout(rt.invokeCtx, 30*time.Second)
 	defer cancel()
 	if err := rt.declareEvents(ctx); err != nil {
+		return err
+	}
+	if err := rt.declareBuckets(ctx); err != nil {
 		return err
 	}
 	for _, def := range rt.services {

@@ -16,6 +16,10 @@ type Service struct {
 	Functions   []*Function
 	// Streams this service publishes its events on; created or updated at start.
 	Streams []Stream
+	// Buckets are the key-value buckets the service owns; created at start.
+	Buckets []Bucket
+	// Jobs run periodically on every replica.
+	Jobs []Job
 }
 
 var semverRegexp = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-.]+)?(?:\+[0-9A-Za-z-.]+)?$`)
@@ -30,6 +34,11 @@ func (s Service) Validate() error {
 	}
 	if len(s.Functions) == 0 {
 		return fmt.Errorf("service %q: no functions", s.Name)
+	}
+	for _, j := range s.Jobs {
+		if j.Every <= 0 || j.Run == nil {
+			return fmt.Errorf("service %q: job %q needs Every > 0 and Run", s.Name, j.Name)
+		}
 	}
 	seen := map[string]bool{}
 	var errs []error

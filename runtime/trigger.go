@@ -248,6 +248,9 @@ func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev
 		req.Header[k] = v
 	}
 	req.Header.Set(headerInputID, logicalID)
+	if meta, err := msg.Metadata(); err == nil {
+		req.Header.Set(headerDelivery, fmt.Sprintf("%d/%d", meta.NumDelivered, rt.cfg.Events.MaxDeliver))
+	}
 	req.Data = msg.Data()
 
 	timeout := t.b.timeout + 10*time.Second
