@@ -55,6 +55,9 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
 			Str("instance", info.ID).Logger(),
 	}
+	if fn.Stats != nil {
+		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)
+	}
 	mws := append([]Middleware{rt.metrics.instrument(def.Name, fn.Name), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
 	b.handler = chain(b.run, mws...)
 

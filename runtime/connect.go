@@ -10,6 +10,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// Connect dials NATS with the connection settings of cfg (URL, options,
+// backoff, reconnect buffer), logging and counting what happens, exactly as
+// a Runtime does; the gateway and tools use it for their own connections.
+func Connect(ctx context.Context, cfg Config) (*nats.Conn, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return connect(ctx, &cfg, *cfg.Logger, cfg.Metrics, func() {})
+}
+
 // connect dials NATS until it answers or ctx ends, backing off exponentially
 // with jitter, so a replica started before NATS waits for it with clear logs.
 // Once connected, the client reconnects forever and buffers what is

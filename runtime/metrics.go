@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
+	"sort"
 	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -71,3 +73,39 @@ func (m *Metrics) reconnected()  { m.set.GetOrCreateCounter("natsfn_nats_reconne
 func (m *Metrics) connectAttempt() {
 	m.set.GetOrCreateCounter("natsfn_nats_connect_attempts_total").Inc()
 }
+
+// exportStats publishes the numeric figures of a function's Stats as
+// gauges natsfn_function_<name>{service,function}, e.g. a circuit breaker's
+// state, so Prometheus sees what `nats micro stats` shows.
+func (m *Metrics) exportStats(service, function string, stats func() map[string]any) {
+	labels := fmt.Sprintf(`service=%q,function=%q`, service, function)
+	m.set.RegisterMetricsWriter(func(w io.Writer) {
+		values := stats()
+		names := make([]string, 0, len(values))
+		for k := range values {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			var v float64
+			switch n := values[k].(type) {
+			case int:
+				v = float64(n)
+			case int64:
+				v = float64(n)
+			case uint:
+				v = float64(n)
+			case uint64:
+				v = float64(n)
+			case float64:
+				v = n
+			default:
+				continue
+			}
+			name := "natsfn_function_" + metricNameUnsafe.ReplaceAllString(k, "_")
+			metrics.WriteGaugeFloat64(w, name+"{"+labels+"}", v)
+		}
+	})
+}
+
+var metricNameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_]`)

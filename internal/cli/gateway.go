@@ -2,21 +2,40 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	ucli "github.com/urfave/cli/v3"
+
+	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/runtime"
 )
 
 func gatewayCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "gateway",
 		Usage: "serve the HTTP API, mapping each route to a NATS request",
-		Flags: append([]ucli.Flag{
-			natsURLFlag(),
-			&ucli.StringFlag{Name: "http", Usage: "address the HTTP API listens on", Value: "127.0.0.1:8080", Sources: ucli.EnvVars("NATSFN_HTTP")},
-		}, logFlags()...),
-		Action: func(context.Context, *ucli.Command) error {
-			return errors.New("the HTTP gateway is not part of this build yet")
+		Description: "POST /orders, GET /orders/{id}, GET /products, GET /products/{id}; /openapi.json describes\n" +
+			"them. /healthz, /readyz and /metrics are on the same address.",
+		Flags: append(append([]ucli.Flag{natsURLFlag(),
+			&ucli.DurationFlag{Name: "shutdown-timeout", Usage: "time in-flight HTTP requests get to finish on SIGTERM", Value: 25e9, Sources: ucli.EnvVars("NATSFN_SHUTDOWN_TIMEOUT")},
+		}, gatewayFlags("127.0.0.1:8080")...), logFlags()...),
+		Action: func(ctx context.Context, cmd *ucli.Command) error {
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			m := runtime.NewMetrics()
+			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway", Logger: &log, Metrics: m})
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			cfg := gatewayConfig(cmd)
+			cfg.Logger, cfg.Metrics = &log, m.Set()
+			g, err := gateway.New(cfg, nc, gateway.Routes())
+			if err != nil {
+				return err
+			}
+			return g.Serve(ctx, cmd.Duration("shutdown-timeout"))
 		},
 	}
 }

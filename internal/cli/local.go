@@ -2,14 +2,20 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	ucli "github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/natsfn/natsfn/functions"
+	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
@@ -17,13 +23,15 @@ import (
 func localCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "local",
-		Usage: "run everything in one process: an embedded NATS with JetStream and every function",
+		Usage: "run everything in one process: an embedded NATS with JetStream, every function and the gateway",
 		Description: "For trying natsfn on a laptop: no NATS install needed. JetStream data lives under\n" +
-			"--data, so a restart keeps its state. Ctrl-C stops it cleanly.",
-		Flags: append(append([]ucli.Flag{
+			"--data, so a restart keeps orders and stock. A demo catalog is seeded when empty.\n" +
+			"Ctrl-C stops it cleanly.",
+		Flags: append(append(append(append([]ucli.Flag{
 			&ucli.StringFlag{Name: "nats", Usage: "host:port the embedded NATS listens on", Value: "127.0.0.1:4222", Sources: ucli.EnvVars("NATSFN_LOCAL_NATS")},
 			&ucli.StringFlag{Name: "data", Usage: "directory for JetStream storage", Value: "natsfn-data", Sources: ucli.EnvVars("NATSFN_DATA")},
-		}, logFlags()...), runtimeFlags("127.0.0.1:8081")...),
+			&ucli.IntFlag{Name: "stock", Usage: "units of each demo product when the catalog is seeded", Value: 100, Sources: ucli.EnvVars("NATSFN_STOCK")},
+		}, gatewayFlags("127.0.0.1:8080")...), logFlags()...), runtimeFlags("127.0.0.1:8081")...), appFlags()...),
 		Action: runLocal,
 	}
 }
@@ -41,6 +49,9 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return fmt.Errorf("--nats %q: port must be a number", cmd.String("nats"))
 	}
+	if cmd.Int("stock") < 0 {
+		return fmt.Errorf("--stock %d: must not be negative", cmd.Int("stock"))
+	}
 	dir, err := filepath.Abs(cmd.String("data"))
 	if err != nil {
 		return err
@@ -51,21 +62,62 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 	}
 	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
 
+	all := functions.All(appConfig(cmd))
 	var svcs []runtime.Service
 	for _, n := range functions.Names() {
-		svcs = append(svcs, functions.All()[n])
+		svcs = append(svcs, all[n])
 	}
-	rt, err := runtime.New(runtimeConfig(cmd, &log, srv.ClientURL()), svcs...)
+	rcfg := runtimeConfig(cmd, &log, srv.ClientURL())
+	rt, err := runtime.New(rcfg, svcs...)
 	if err != nil {
 		return err
 	}
-	go func() {
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rt.Run(gctx) })
+	g.Go(func() error {
 		select {
 		case <-rt.Started():
-			fmt.Fprintf(cmd.Root().Writer, "\nnatsfn local is up\n  NATS:   %s (JetStream data in %s)\n  admin:  http://%s/metrics\n  try:    nats micro ls --server %s\n\n",
-				srv.ClientURL(), dir, rt.AdminAddr(), srv.ClientURL())
-		case <-ctx.Done():
+		case <-gctx.Done():
+			return nil
 		}
-	}()
-	return rt.Run(ctx)
+		js, err := jetstream.New(rt.Conn())
+		if err != nil {
+			return err
+		}
+		seedCtx, cancel := context.WithTimeout(gctx, 30*time.Second)
+		added, err := inventory.Seed(seedCtx, js, inventory.DemoCatalog(int64(cmd.Int("stock"))))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("seed the demo catalog: %w", err)
+		}
+		gcfg := gatewayConfig(cmd)
+		gcfg.Logger, gcfg.Metrics = &log, rt.Metrics().Set()
+		gw, err := gateway.New(gcfg, rt.Conn(), gateway.Routes())
+		if err != nil {
+			return err
+		}
+		go func() {
+			for gw.Addr() == "" && gctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			seeded := "catalog kept from the last run"
+			if added > 0 {
+				seeded = fmt.Sprintf("seeded %d demo products", added)
+			}
+			fmt.Fprintf(cmd.Root().Writer, "\nnatsfn local is up (%s)\n"+
+				"  HTTP API: http://%s   (OpenAPI: /openapi.json)\n"+
+				"  NATS:     %s   (JetStream data in %s)\n"+
+				"  admin:    http://%s/metrics\n\n"+
+				"  try: curl -s -XPOST http://%s/orders -H 'Content-Type: application/json' -d '{\"customer_id\":\"c-1\",\"items\":[{\"product_id\":\"sku-1\",\"quantity\":2}]}'\n"+
+				"       nats micro ls --server %s\n\n",
+				seeded, gw.Addr(), srv.ClientURL(), dir, rt.AdminAddr(), gw.Addr(), srv.ClientURL())
+		}()
+		return gw.Serve(gctx, cmd.Duration("shutdown-timeout"))
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }

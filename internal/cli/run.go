@@ -20,9 +20,9 @@ func runCommand() *ucli.Command {
 			"then drains: in-flight invocations finish, new work goes to other replicas.\n" +
 			"Start more processes to scale a service; they share the work.\n\n" +
 			"Services: " + strings.Join(functions.Names(), ", "),
-		Flags: append(append([]ucli.Flag{natsURLFlag()}, logFlags()...), runtimeFlags(":8081")...),
+		Flags: append(append(append([]ucli.Flag{natsURLFlag()}, logFlags()...), runtimeFlags(":8081")...), appFlags()...),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			svcs, err := pickServices(cmd.Args().Slice())
+			svcs, err := pickServices(functions.All(appConfig(cmd)), cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
@@ -41,8 +41,7 @@ func runCommand() *ucli.Command {
 
 // pickServices resolves service names, explaining what exists when a name
 // is wrong.
-func pickServices(names []string) ([]runtime.Service, error) {
-	all := functions.All()
+func pickServices(all map[string]runtime.Service, names []string) ([]runtime.Service, error) {
 	available := strings.Join(functions.Names(), ", ")
 	if available == "" {
 		available = "(none registered)"

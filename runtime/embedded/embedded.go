@@ -4,6 +4,8 @@ package embedded
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -29,6 +31,14 @@ func Start(cfg Config) (*server.Server, error) {
 	}
 	if cfg.Port == 0 {
 		cfg.Port = -1
+	}
+	if cfg.Port > 0 {
+		// Fail fast with a clear error rather than after the ready timeout.
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS cannot listen on %s:%d: %w (is another NATS or natsfn local running? pick another port with --nats)", cfg.Host, cfg.Port, err)
+		}
+		ln.Close()
 	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,

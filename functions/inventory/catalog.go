@@ -1,0 +1,111 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/schemas"
+)
+
+func get(ctx context.Context, in schemas.GetProduct) (schemas.Product, error) {
+	kv, err := runtime.KV(ctx, Bucket)
+	if err != nil {
+		return schemas.Product{}, err
+	}
+	p, err := runtime.GetJSON[product](ctx, kv, productKey(in.ProductID))
+	if errors.Is(err, runtime.ErrKeyNotFound) {
+		return schemas.Product{}, runtime.NotFound("no product %s", in.ProductID)
+	}
+	return p.view(), err
+}
+
+func list(ctx context.Context, _ schemas.ListProducts) ([]schemas.Product, error) {
+	kv, err := runtime.KV(ctx, Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return products(ctx, kv)
+}
+
+func products(ctx context.Context, kv jetstream.KeyValue) ([]schemas.Product, error) {
+	keys, err := kv.ListKeysFiltered(ctx, productKey("*"))
+	if err != nil {
+		return nil, err
+	}
+	out := []schemas.Product{}
+	for k := range keys.Keys() {
+		p, err := runtime.GetJSON[product](ctx, kv, k)
+		if errors.Is(err, runtime.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.view())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
+	return out, nil
+}
+
+// DemoCatalog is what `natsfn local` starts with.
+func DemoCatalog(stock int64) []schemas.Product {
+	names := []struct {
+		id, name string
+		price    int64
+	}{
+		{"sku-1", "Espresso beans, 1 kg", 2490},
+		{"sku-2", "Pour-over kettle", 5900},
+		{"sku-3", "Ceramic dripper", 2200},
+		{"sku-4", "Paper filters, 100", 650},
+		{"sku-5", "Hand grinder", 8900},
+	}
+	out := make([]schemas.Product, len(names))
+	for i, n := range names {
+		out[i] = schemas.Product{ProductID: n.id, Name: n.name, PriceCents: n.price, Available: stock}
+	}
+	return out
+}
+
+// Seed adds the products that are not in the catalog yet; existing ones keep
+// their stock, so a restart of `natsfn local` keeps its state. It returns
+// how many it added.
+func Seed(ctx context.Context, js jetstream.JetStream, catalog []schemas.Product) (int, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Storage: jetstream.FileStorage})
+	if err != nil {
+		return 0, fmt.Errorf("inventory bucket: %w", err)
+	}
+	added := 0
+	for _, p := range catalog {
+		if strings.ContainsAny(p.ProductID, ".*> ") {
+			return added, fmt.Errorf("product id %q: no dots, wildcards or spaces", p.ProductID)
+		}
+		_, err := runtime.Mutate(ctx, kv, productKey(p.ProductID), func(cur *product, exists bool) error {
+			if exists {
+				return runtime.ErrNoChange
+			}
+			*cur = product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
+			added++
+			return nil
+		})
+		if err != nil {
+			return added, err
+		}
+	}
+	return added, nil
+}
+
+// Stock reads the catalog with its stock straight from the bucket, for
+// invariant checks (tests, `natsfn load --check-stock`).
+func Stock(ctx context.Context, js jetstream.JetStream) ([]schemas.Product, error) {
+	kv, err := js.KeyValue(ctx, Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return products(ctx, kv)
+}

@@ -1,0 +1,118 @@
+// Package payment charges orders whose stock is reserved, through the
+// payment provider, guarded by failsafe-go: a timeout per call, retries with
+// backoff and jitter for transient failures, and a circuit breaker so a
+// provider outage fails fast instead of piling up. It refunds cancelled
+// orders that were charged. Charging happens at most once per order.
+package payment
+
+import (
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
+
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/schemas"
+)
+
+// Bucket is the payment service's own key-value bucket.
+const Bucket = "payments"
+
+// Config tunes how the provider is called.
+type Config struct {
+	CallTimeout  time.Duration // one call to the provider; default 2s
+	Retries      int           // retries of a transient failure within one invocation; default 2
+	RetryMin     time.Duration // backoff before the first retry; default 50ms, doubling, with jitter
+	RetryMax     time.Duration // default 1s
+	BreakerAfter uint          // consecutive transient failures that open the circuit; default 5
+	BreakerDelay time.Duration // how long it stays open before trying again; default 5s
+}
+
+func (c Config) withDefaults() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.CallTimeout, 2*time.Second)
+	set(&c.RetryMin, 50*time.Millisecond)
+	set(&c.RetryMax, time.Second)
+	set(&c.BreakerDelay, 5*time.Second)
+	if c.Retries <= 0 {
+		c.Retries = 2
+	}
+	if c.BreakerAfter == 0 {
+		c.BreakerAfter = 5
+	}
+	return c
+}
+
+type payments struct {
+	breaker circuitbreaker.CircuitBreaker[any]
+	charge  failsafe.Executor[schemas.ChargeResult]
+	refund  failsafe.Executor[schemas.RefundResult]
+}
+
+// Service returns the payment function service. Its circuit breaker is per
+// replica, like the connection pool of a real client.
+func Service(cfg Config) runtime.Service {
+	cfg = cfg.withDefaults()
+	transient := func(_ any, err error) bool { return err != nil && providerTransient(err) }
+	breaker := circuitbreaker.NewBuilder[any]().
+		HandleIf(transient).
+		WithFailureThreshold(cfg.BreakerAfter).
+		WithDelay(cfg.BreakerDelay).
+		Build()
+	p := &payments{
+		breaker: breaker,
+		charge:  executor[schemas.ChargeResult](cfg, breaker),
+		refund:  executor[schemas.RefundResult](cfg, breaker),
+	}
+	return runtime.Service{
+		Name:        "payment",
+		Version:     "1.0.0",
+		Description: "Charges reserved orders and refunds cancelled ones",
+		Streams:     schemas.Streams(),
+		Buckets:     []runtime.Bucket{{Name: Bucket}},
+		Functions: []*runtime.Function{
+			runtime.Func(runtime.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
+				On: []string{schemas.EventStockReserved}, Stats: p.stats}, p.chargeOrder),
+			runtime.Func(runtime.FuncConfig{Name: "refund", Description: "refunds a cancelled order if it was charged",
+				On: []string{schemas.EventOrderCancelled}, Stats: p.stats}, p.refundOrder),
+		},
+	}
+}
+
+// executor composes, outermost first: retry, circuit breaker, timeout.
+func executor[R any](cfg Config, breaker circuitbreaker.CircuitBreaker[any]) failsafe.Executor[R] {
+	retry := retrypolicy.NewBuilder[R]().
+		HandleIf(func(_ R, err error) bool { return err != nil && providerTransient(err) }).
+		WithMaxRetries(cfg.Retries).
+		WithBackoff(cfg.RetryMin, cfg.RetryMax).
+		WithJitterFactor(0.25).
+		ReturnLastFailure().
+		Build()
+	return failsafe.With[R](retry).ComposeAny(breaker).Compose(timeout.New[R](cfg.CallTimeout))
+}
+
+// stats puts the breaker's state in `nats micro stats` and /metrics.
+func (p *payments) stats() map[string]any {
+	return map[string]any{
+		"circuit":          p.breaker.State().String(),
+		"circuit_state":    breakerStateValue(p.breaker.State()),
+		"circuit_failures": p.breaker.Metrics().Failures(),
+	}
+}
+
+// breakerStateValue is the state as a gauge: 0 closed, 1 half-open, 2 open.
+func breakerStateValue(s circuitbreaker.State) int {
+	switch s {
+	case circuitbreaker.OpenState:
+		return 2
+	case circuitbreaker.HalfOpenState:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,173 @@
+package functions_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/functions/orders"
+	"github.com/natsfn/natsfn/functions/paysim"
+	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/schemas"
+)
+
+func TestOrderIsConfirmed(t *testing.T) {
+	s := startSystem(t, options{})
+	r := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2},{"product_id":"sku-4","quantity":3}]}`))
+	if r.status != http.StatusAccepted {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var acc schemas.OrderAccepted
+	r.json(t, &acc)
+	if acc.Status != schemas.StatusPending || r.header.Get("Location") != "/orders/"+acc.OrderID {
+		t.Fatalf("accepted %+v, Location %q", acc, r.header.Get("Location"))
+	}
+	o := s.settle(acc.OrderID)
+	if o.Status != schemas.StatusConfirmed || o.TotalCents != 2*2490+3*650 || o.CustomerID != "c-1" || len(o.Items) != 2 {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "the reservation is committed", func() bool {
+		st := s.stock()
+		return st["sku-1"].Available == 8 && st["sku-1"].Reserved == 0 && st["sku-4"].Available == 7 && st["sku-4"].Reserved == 0
+	})
+	if c := s.charges(); c.Charges[acc.OrderID] != 1 {
+		t.Fatalf("charged %d times", c.Charges[acc.OrderID])
+	}
+}
+
+func TestInsufficientStockCancelsAndKeepsStock(t *testing.T) {
+	s := startSystem(t, options{})
+	id := s.placeOrder("tok_visa", item("sku-1", 1), item("sku-2", 11))
+	o := s.settle(id)
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "insufficient stock for sku-2: requested 11, available 10") {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "stock unchanged", func() bool {
+		st := s.stock()
+		return st["sku-1"].Available == 10 && st["sku-1"].Reserved == 0 && st["sku-2"].Available == 10
+	})
+	if c := s.charges(); c.Charges[id] != 0 {
+		t.Fatal("a rejected order was charged")
+	}
+}
+
+func TestUnknownProductCancelsNamingIt(t *testing.T) {
+	s := startSystem(t, options{})
+	o := s.settle(s.placeOrder("", item("sku-1", 1), item("no-such-sku", 1)))
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "unknown product no-such-sku") {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "sku-1 given back", func() bool { return s.stock()["sku-1"].Available == 10 })
+}
+
+func TestDeclinedPaymentCancelsAndReleasesStock(t *testing.T) {
+	s := startSystem(t, options{})
+	id := s.placeOrder("tok_decline", item("sku-3", 4))
+	o := s.settle(id)
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "declined") {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "the reserved stock is released", func() bool {
+		p := s.stock()["sku-3"]
+		return p.Available == 10 && p.Reserved == 0
+	})
+	if c := s.charges(); c.Charges[id] != 0 {
+		t.Fatal("a declined order was charged")
+	}
+}
+
+func TestFlakyPaymentIsRetriedToConfirmation(t *testing.T) {
+	s := startSystem(t, options{})
+	id := s.placeOrder("tok_flaky", item("sku-5", 1))
+	if o := s.settle(id); o.Status != schemas.StatusConfirmed {
+		t.Fatalf("order %+v", o)
+	}
+	if c := s.charges(); c.Charges[id] != 1 {
+		t.Fatalf("charged %d times", c.Charges[id])
+	}
+}
+
+func TestProviderDownBeyondRetryBudgetCancels(t *testing.T) {
+	s := startSystem(t, options{sim: paysim.Config{FailureRate: 1}})
+	id := s.placeOrder("tok_visa", item("sku-1", 2))
+	o := s.settle(id)
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "payment provider unavailable") {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
+		p := s.stock()["sku-1"]
+		return p.Available == 10 && p.Reserved == 0
+	})
+}
+
+func TestStalledOrderTimesOut(t *testing.T) {
+	// No payment service runs: nothing will ever charge the order.
+	s := startSystem(t, options{services: []string{"orders", "inventory", "paysim"},
+		orders: orders.Config{Timeout: 500 * time.Millisecond, SweepEvery: 50 * time.Millisecond}})
+	id := s.placeOrder("tok_visa", item("sku-2", 3))
+	o := s.settle(id)
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "timed out") {
+		t.Fatalf("order %+v", o)
+	}
+	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
+		p := s.stock()["sku-2"]
+		return p.Available == 10 && p.Reserved == 0
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	s := startSystem(t, options{})
+	body := []byte(`{"customer_id":"c-9","items":[{"product_id":"sku-1","quantity":1}]}`)
+	first := s.do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
+	again := s.do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
+	if first.status != 202 || again.status != 202 {
+		t.Fatalf("statuses %d %d: %s %s", first.status, again.status, first.body, again.body)
+	}
+	var a, b schemas.OrderAccepted
+	first.json(t, &a)
+	again.json(t, &b)
+	if a.OrderID != b.OrderID {
+		t.Fatalf("same key, two orders: %s %s", a.OrderID, b.OrderID)
+	}
+	other := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-9","items":[{"product_id":"sku-1","quantity":2}]}`), "Idempotency-Key", "key-1")
+	if other.status != http.StatusConflict || !strings.Contains(string(other.body), "different body") {
+		t.Fatalf("different body: %d %s", other.status, other.body)
+	}
+	s.settle(a.OrderID)
+	testkit.Eventually(t, 5*time.Second, "one unit sold, not two", func() bool { return s.stock()["sku-1"].Available == 9 })
+	if c := s.charges(); c.Charges[a.OrderID] != 1 {
+		t.Fatalf("charged %d times", c.Charges[a.OrderID])
+	}
+}
+
+func TestCorrelationIDReachesEveryStep(t *testing.T) {
+	s := startSystem(t, options{})
+	body := []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":1}]}`)
+	r := s.do(http.MethodPost, "/orders", body, "X-Correlation-ID", "trace-me-42")
+	if r.header.Get("X-Correlation-ID") != "trace-me-42" {
+		t.Fatalf("not echoed: %v", r.header)
+	}
+	var acc schemas.OrderAccepted
+	r.json(t, &acc)
+	s.settle(acc.OrderID)
+	want := map[string]bool{"create": false, "reserve": false, "charge": false, "confirm": false, "commit": false}
+	testkit.Eventually(t, 5*time.Second, "every step logged the correlation id", func() bool {
+		for _, l := range s.logs.JSONLines() {
+			if l["correlation_id"] == "trace-me-42" {
+				if f, ok := l["function"].(string); ok {
+					want[f] = true
+				}
+			}
+		}
+		for _, seen := range want {
+			if !seen {
+				return false
+			}
+		}
+		return true
+	})
+	if r := s.do(http.MethodGet, "/products", nil); r.header.Get("X-Correlation-ID") == "" {
+		t.Fatal("no correlation id generated")
+	}
+}

@@ -1,0 +1,81 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNoChange, returned by a Mutate change function, leaves the value as it is.
+var ErrNoChange = errors.New("no change")
+
+// ErrKeyNotFound is returned by GetJSON for a missing key.
+var ErrKeyNotFound = jetstream.ErrKeyNotFound
+
+// GetJSON reads the JSON value at key.
+func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, error) {
+	var v T
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return v, fmt.Errorf("%s/%s: %w", kv.Bucket(), key, err)
+	}
+	return v, nil
+}
+
+// Mutate changes the JSON value at key with compare-and-set: it reads the
+// value (exists says whether there was one), lets change edit it, and writes
+// it back only if nobody wrote in between; on a conflict it reads again and
+// retries. change returning ErrNoChange skips the write; any other error
+// aborts. The value as stored is returned.
+func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(v *T, exists bool) error) (T, error) {
+	for attempt := 0; ; attempt++ {
+		var v T
+		var rev uint64
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return v, err
+		default:
+			rev = e.Revision()
+			if err := json.Unmarshal(e.Value(), &v); err != nil {
+				return v, fmt.Errorf("%s/%s: %w", kv.Bucket(), key, err)
+			}
+		}
+		if err := change(&v, rev != 0); err != nil {
+			if errors.Is(err, ErrNoChange) {
+				return v, nil
+			}
+			return v, err
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return v, err
+		}
+		if rev == 0 {
+			_, err = kv.Create(ctx, key, data)
+		} else {
+			_, err = kv.Update(ctx, key, data, rev)
+		}
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 50 {
+			return v, err
+		}
+		// Someone else wrote first: back off a little, read again.
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(1+attempt)) * time.Millisecond):
+		}
+	}
+}

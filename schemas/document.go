@@ -1,0 +1,24 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Document renders v's JSON schema as committed: the runtime's generator,
+// indented, with a final newline.
+func Document(v any) ([]byte, error) {
+	raw, err := runtime.SchemaFor(reflect.TypeOf(v))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
