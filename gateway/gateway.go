@@ -324,4 +324,3 @@ func (g *Gateway) Addr() string {
 	}
 	return g.ln.Addr().String()
 }
-

@@ -51,7 +51,7 @@ func OpenAPI(routes []Route) ([]byte, error) {
 	}
 	correlation := map[string]any{"name": runtime.HeaderCorrelationID, "in": "header", "required": false,
 		"description": "Used if given, generated if not; echoed on every response and carried to every step.",
-		"schema": map[string]any{"type": "string", "maxLength": 128}}
+		"schema":      map[string]any{"type": "string", "maxLength": 128}}
 
 	paths := map[string]any{}
 	for _, rt := range routes {
