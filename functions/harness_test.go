@@ -44,6 +44,7 @@ type options struct {
 	gateway  gateway.Config
 	routes   []gateway.Route
 	extra    []runtime.Service
+	stock    int64 // units of each demo product; default 10
 }
 
 // sagaEvents are fast settings, so retries and backoffs take milliseconds.
@@ -83,7 +84,7 @@ func startSystem(t testing.TB, o options) *system {
 		t.Fatalf("runtime: %v", err)
 	}
 
-	catalog := inventory.DemoCatalog(10)
+	catalog := inventory.DemoCatalog(max(o.stock, 10))
 	if _, err := inventory.Seed(context.Background(), s.js, catalog); err != nil {
 		t.Fatal(err)
 	}

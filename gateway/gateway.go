@@ -292,14 +292,26 @@ func fill(tmpl string, reply []byte) string {
 	return out
 }
 
-// Serve listens on cfg.Addr and serves until ctx ends, then finishes the
-// requests in flight within the deadline.
-func (g *Gateway) Serve(ctx context.Context, shutdownTimeout time.Duration) error {
+// Listen opens the listening socket on cfg.Addr; Serve does it if needed.
+func (g *Gateway) Listen() error {
+	if g.ln != nil {
+		return nil
+	}
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("gateway on %s: %w (pick another address with --http)", g.cfg.Addr, err)
 	}
 	g.ln = ln
+	return nil
+}
+
+// Serve serves until ctx ends, then finishes the requests in flight within
+// the deadline.
+func (g *Gateway) Serve(ctx context.Context, shutdownTimeout time.Duration) error {
+	if err := g.Listen(); err != nil {
+		return err
+	}
+	ln := g.ln
 	errc := make(chan error, 1)
 	go func() { errc <- g.server.Serve(ln) }()
 	g.cfg.Logger.Info().Str("addr", ln.Addr().String()).Msg("gateway listening")
@@ -317,7 +329,7 @@ func (g *Gateway) Serve(ctx context.Context, shutdownTimeout time.Duration) erro
 	return nil
 }
 
-// Addr is where the gateway listens, once Serve has started.
+// Addr is where the gateway listens, once Listen or Serve has run.
 func (g *Gateway) Addr() string {
 	if g.ln == nil {
 		return ""

@@ -51,10 +51,7 @@ func TestEventHappyPath(t *testing.T) {
 	}
 
 	// Counted in micro stats like a request, and in the event counters.
-	stats := serviceStats(t, nc, "inventory")
-	if req, errs, _ := totals(stats, "reserve"); req != 1 || errs != 0 {
-		t.Errorf("micro stats: requests=%d errors=%d, want 1, 0", req, errs)
-	}
+	statsSettle(t, nc, "inventory", "reserve", 1, 0)
 	for name, want := range map[string]float64{
 		`natsfn_events_total{service="inventory",function="reserve",trigger="orders.created.v1",result="delivered"}`: 1,
 		`natsfn_events_total{service="inventory",function="reserve",trigger="orders.created.v1",result="acked"}`:     1,

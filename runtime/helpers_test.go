@@ -140,3 +140,23 @@ func discardLogger() *zerolog.Logger {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func runtimeProcs() int { return goruntime.GOMAXPROCS(0) }
+
+// statsSettle waits until micro's stats for a function show requests and
+// errors: micro counts a call after its handler returns, which is after the
+// reply has left, so a caller can see the reply before the count.
+func statsSettle(t testing.TB, nc *nats.Conn, service, function string, requests, errs int) time.Duration {
+	t.Helper()
+	var req, er int
+	var proc time.Duration
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, er, proc = totals(serviceStats(t, nc, service), function)
+		if req == requests && er == errs {
+			return proc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s stats: requests=%d errors=%d; want %d, %d", service, function, req, er, requests, errs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -149,13 +149,10 @@ func TestRequestReplyAndStats(t *testing.T) {
 		t.Fatal("want a validation error")
 	}
 
-	stats := serviceStats(t, nc, "greeter")
-	if req, errs, proc := totals(stats, "hello"); req != 6 || errs != 1 || proc <= 0 {
-		t.Errorf("hello stats: requests=%d errors=%d processing=%s; want 6, 1, >0", req, errs, proc)
+	if proc := statsSettle(t, nc, "greeter", "hello", 6, 1); proc <= 0 {
+		t.Errorf("hello processing time %s", proc)
 	}
-	if req, errs, _ := totals(stats, "fail"); req != 3 || errs != 3 {
-		t.Errorf("fail stats: requests=%d errors=%d; want 3, 3", req, errs)
-	}
+	statsSettle(t, nc, "greeter", "fail", 3, 3)
 	if calls.Load() != 8 {
 		t.Errorf("function bodies ran %d times, want 8 (the invalid request must not run)", calls.Load())
 	}

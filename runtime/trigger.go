@@ -223,8 +223,8 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 		if err := rt.claims.finish(ctx, key, rev); err != nil {
 			log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
 		}
+		t.counts.acked.Inc() // counted first: once acked, an observer may look
 		_ = msg.Ack()
-		t.counts.acked.Inc()
 	case code >= 400 && code < 500:
 		_ = rt.claims.release(ctx, key, rev)
 		t.deadLetter(msg, meta, ClassPermanent, errText, log)

@@ -97,22 +97,20 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		if err != nil {
 			return err
 		}
-		go func() {
-			for gw.Addr() == "" && gctx.Err() == nil {
-				time.Sleep(10 * time.Millisecond)
-			}
-			seeded := "catalog kept from the last run"
-			if added > 0 {
-				seeded = fmt.Sprintf("seeded %d demo products", added)
-			}
-			fmt.Fprintf(cmd.Root().Writer, "\nnatsfn local is up (%s)\n"+
-				"  HTTP API: http://%s   (OpenAPI: /openapi.json)\n"+
-				"  NATS:     %s   (JetStream data in %s)\n"+
-				"  admin:    http://%s/metrics\n\n"+
-				"  try: curl -s -XPOST http://%s/orders -H 'Content-Type: application/json' -d '{\"customer_id\":\"c-1\",\"items\":[{\"product_id\":\"sku-1\",\"quantity\":2}]}'\n"+
-				"       nats micro ls --server %s\n\n",
-				seeded, gw.Addr(), srv.ClientURL(), dir, rt.AdminAddr(), gw.Addr(), srv.ClientURL())
-		}()
+		if err := gw.Listen(); err != nil {
+			return err
+		}
+		seeded := "catalog kept from the last run"
+		if added > 0 {
+			seeded = fmt.Sprintf("seeded %d demo products", added)
+		}
+		fmt.Fprintf(cmd.Root().Writer, "\nnatsfn local is up (%s)\n"+
+			"  HTTP API: http://%s   (OpenAPI: /openapi.json)\n"+
+			"  NATS:     %s   (JetStream data in %s)\n"+
+			"  admin:    http://%s/metrics\n\n"+
+			"  try: curl -s -XPOST http://%s/orders -H 'Content-Type: application/json' -d '{\"customer_id\":\"c-1\",\"items\":[{\"product_id\":\"sku-1\",\"quantity\":2}]}'\n"+
+			"       nats micro ls --server %s\n\n",
+			seeded, gw.Addr(), srv.ClientURL(), dir, rt.AdminAddr(), gw.Addr(), srv.ClientURL())
 		return gw.Serve(gctx, cmd.Duration("shutdown-timeout"))
 	})
 	err = g.Wait()
