@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,38 +68,94 @@ func TestBadFlagsSayWhatToDo(t *testing.T) {
 	}
 }
 
-func TestLocalStartsAndStopsCleanly(t *testing.T) {
+// startLocal runs `natsfn local` on free ports and returns its HTTP address
+// and a stop function that waits for a clean exit.
+func startLocal(t *testing.T, dir string, extra ...string) (string, func()) {
+	t.Helper()
 	var out testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, &out, "local", "--nats", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-			"--data", t.TempDir(), "--log-format", "json")
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "natsfn local is up") {
+	args := append([]string{"local", "--nats", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--data", dir, "--log-format", "json", "--log-level", "warn"}, extra...)
+	go func() { done <- run(ctx, &out, args...) }()
+	addr := regexp.MustCompile(`HTTP API: http://(\S+)`)
+	testkit.Eventually(t, 15*time.Second, "natsfn local is up", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("local stopped: %v\n%s", err, out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("local did not start:\n%s", out.String())
+		return addr.MatchString(out.String())
+	})
+	for _, want := range []string{"nats micro ls --server nats://127.0.0.1:", "curl -s -XPOST http://", "seeded"} {
+		if !strings.Contains(out.String(), want) && !(want == "seeded" && strings.Contains(out.String(), "kept")) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "nats micro ls --server nats://127.0.0.1:") {
-		t.Errorf("banner lacks the nats CLI hint:\n%s", out.String())
+	stop := func() {
+		cancel() // as Ctrl-C does
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("local did not stop cleanly: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("local did not stop")
+		}
 	}
-	cancel() // as Ctrl-C does
-	select {
-	case err := <-done:
+	return addr.FindStringSubmatch(out.String())[1], stop
+}
+
+// TestLocalRunsTheSagaAndKeepsStateAcrossRestarts is the quick start: an
+// order placed on `natsfn local` is confirmed, and after a restart the
+// order and the stock are still there.
+func TestLocalRunsTheSagaAndKeepsStateAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startLocal(t, dir, "--stock", "7")
+	resp, err := http.Post("http://"+addr+"/orders", "application/json",
+		strings.NewReader(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acc struct {
+		OrderID string `json:"order_id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&acc)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || acc.OrderID == "" {
+		t.Fatalf("POST /orders: %d", resp.StatusCode)
+	}
+	status := func(addr string) string {
+		r, err := http.Get("http://" + addr + "/orders/" + acc.OrderID)
 		if err != nil {
-			t.Fatalf("local did not stop cleanly: %v", err)
+			return err.Error()
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("local did not stop")
+		defer r.Body.Close()
+		var o struct {
+			Status string `json:"status"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&o)
+		return o.Status
+	}
+	testkit.Eventually(t, 15*time.Second, "the order is confirmed", func() bool { return status(addr) == "confirmed" })
+	stop()
+
+	addr, stop = startLocal(t, dir, "--stock", "7")
+	defer stop()
+	if got := status(addr); got != "confirmed" {
+		t.Fatalf("after a restart the order is %q", got)
+	}
+	r, err := http.Get("http://" + addr + "/products/sku-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var p struct {
+		Available int `json:"available"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&p)
+	if p.Available != 5 {
+		t.Fatalf("after a restart sku-1 has %d available, want 7-2 = 5 (stock kept, not re-seeded)", p.Available)
 	}
 }
 
