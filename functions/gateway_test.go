@@ -164,3 +164,19 @@ func refs(doc []byte) []string {
 	}
 	return out
 }
+
+func TestGatewayAnswers503WhenNATSIsDown(t *testing.T) {
+	s := startSystem(t, options{})
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+	r := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`))
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "NATS") {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if r := s.do(http.MethodGet, "/readyz", nil); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with NATS down: %d", r.status)
+	}
+	if r := s.do(http.MethodGet, "/healthz", nil); r.status != http.StatusOK {
+		t.Fatalf("/healthz: %d", r.status)
+	}
+}

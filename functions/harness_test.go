@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -29,6 +30,7 @@ import (
 // runs it, with the gateway on an httptest server.
 type system struct {
 	t       testing.TB
+	srv     *server.Server
 	url     string // the HTTP API
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -55,7 +57,7 @@ func sagaEvents() runtime.EventsConfig {
 func startSystem(t testing.TB, o options) *system {
 	t.Helper()
 	srv := testkit.StartNATS(t)
-	s := &system{t: t, sim: paysim.New(o.sim), logs: &testkit.Buffer{}, initial: map[string]int64{}}
+	s := &system{t: t, srv: srv, sim: paysim.New(o.sim), logs: &testkit.Buffer{}, initial: map[string]int64{}}
 	s.nc = testkit.Connect(t, srv.ClientURL())
 	s.js, _ = jetstream.New(s.nc)
 

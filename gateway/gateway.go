@@ -193,6 +193,12 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	defer g.bulkhead.ReleasePermit()
 
+	if !g.nc.IsConnected() {
+		// A request now would sit in the reconnect buffer until it timed out.
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, "NATS is unreachable; retry shortly")
+		return http.StatusServiceUnavailable
+	}
 	payload, status, perr := g.payload(r, rt)
 	if perr != nil {
 		writeProblem(w, status, perr.Error())
