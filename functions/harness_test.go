@@ -76,15 +76,7 @@ func startSystem(t testing.TB, o options) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-rt.Started():
-	case err := <-done:
-		t.Fatalf("runtime: %v", err)
-	}
+	testkit.Serve(t, rt)
 
 	catalog := inventory.DemoCatalog(max(o.stock, 10))
 	if _, err := inventory.Seed(context.Background(), s.js, catalog); err != nil {

@@ -79,3 +79,18 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		}
 	}
 }
+
+// CreateOrGet stores v at key unless the key exists, and returns what is
+// stored either way: the first writer wins and everyone learns its value.
+// It is how a step records a decision once under redelivery and races.
+func CreateOrGet[T any](ctx context.Context, kv jetstream.KeyValue, key string, v T) (stored T, created bool, err error) {
+	stored, err = Mutate(ctx, kv, key, func(cur *T, exists bool) error {
+		if exists {
+			created = false
+			return ErrNoChange
+		}
+		*cur, created = v, true
+		return nil
+	})
+	return stored, created, err
+}

@@ -51,13 +51,7 @@ func reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
 
 // decide records the outcome once and announces whichever outcome won.
 func decide(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, r reservation) error {
-	stored, err := runtime.Mutate(ctx, kv, reservationKey(in.OrderID), func(cur *reservation, exists bool) error {
-		if exists {
-			return runtime.ErrNoChange
-		}
-		*cur = r
-		return nil
-	})
+	stored, _, err := runtime.CreateOrGet(ctx, kv, reservationKey(in.OrderID), r)
 	if err != nil {
 		return err
 	}

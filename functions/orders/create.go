@@ -39,13 +39,7 @@ func create(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted,
 		keySum := sha256.Sum256([]byte(key))
 		orderID = uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
 		want := idempotency{OrderID: orderID, BodyHash: hex.EncodeToString(sum[:])}
-		got, err := runtime.Mutate(ctx, kv, "idem."+hex.EncodeToString(keySum[:16]), func(cur *idempotency, exists bool) error {
-			if exists {
-				return runtime.ErrNoChange
-			}
-			*cur = want
-			return nil
-		})
+		got, _, err := runtime.CreateOrGet(ctx, kv, "idem."+hex.EncodeToString(keySum[:16]), want)
 		if err != nil {
 			return schemas.OrderAccepted{}, err
 		}
@@ -55,15 +49,11 @@ func create(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted,
 	}
 
 	now := time.Now().UTC()
-	rec, err := runtime.Mutate(ctx, kv, orderKey(orderID), func(r *record, exists bool) error {
-		if exists {
-			return runtime.ErrNoChange // a replay: the order is already there
-		}
-		*r = record{Order: schemas.Order{OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items,
-			Status: schemas.StatusPending, CreatedAt: now, UpdatedAt: now}, Token: in.PaymentToken,
-			CorrelationID: runtime.CorrelationID(ctx)}
-		return nil
-	})
+	// On a replay the order is already there, and stays as it is.
+	rec, _, err := runtime.CreateOrGet(ctx, kv, orderKey(orderID), record{
+		Order: schemas.Order{OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items,
+			Status: schemas.StatusPending, CreatedAt: now, UpdatedAt: now},
+		Token: in.PaymentToken, CorrelationID: runtime.CorrelationID(ctx)})
 	if err != nil {
 		return schemas.OrderAccepted{}, err
 	}

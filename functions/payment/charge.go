@@ -65,13 +65,7 @@ func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) 
 		return struct{}{}, runtime.Unavailable("payment provider: %v", err)
 	}
 
-	stored, err := runtime.Mutate(ctx, kv, in.OrderID, func(r *record, exists bool) error {
-		if exists {
-			return runtime.ErrNoChange
-		}
-		*r = outcome
-		return nil
-	})
+	stored, _, err := runtime.CreateOrGet(ctx, kv, in.OrderID, outcome)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -101,13 +95,7 @@ func (p *payments) refundOrder(ctx context.Context, in schemas.OrderCancelledV1)
 	if err != nil {
 		return struct{}{}, err
 	}
-	stored, err := runtime.Mutate(ctx, kv, in.OrderID, func(r *record, exists bool) error {
-		if exists {
-			return runtime.ErrNoChange
-		}
-		*r = record{State: stateVoided, Reason: in.Reason}
-		return nil
-	})
+	stored, _, err := runtime.CreateOrGet(ctx, kv, in.OrderID, record{State: stateVoided, Reason: in.Reason})
 	if err != nil {
 		return struct{}{}, err
 	}

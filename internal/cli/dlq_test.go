@@ -38,11 +38,7 @@ func TestDLQCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-rt.Started()
+	testkit.Serve(t, rt)
 
 	nc := testkit.Connect(t, url)
 	js, _ := jetstream.New(nc)

@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -79,4 +81,31 @@ func (b *Buffer) JSONLines() []map[string]any {
 		}
 	}
 	return out
+}
+
+// Serve runs rt until the test ends and returns once every function is
+// registered; the runtime must stop cleanly at the end.
+func Serve(t testing.TB, rt *runtime.Runtime) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("runtime stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("runtime did not stop in 30s")
+		}
+	})
+	select {
+	case <-rt.Started():
+	case err := <-done:
+		t.Fatalf("runtime stopped before serving: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("runtime did not start in 15s")
+	}
 }
