@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,9 +20,17 @@ import (
 // its stream sequence.
 const (
 	AdvisoryStream  = "NATSFN_ADVISORIES"
-	advisoryDurable = "natsfn_dead_letter_watcher"
-	advisorySubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+	advisorySubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 )
+
+// AdvisoryDurable is the consumer of the advisories of the given services'
+// triggers; each deployment watches only its own consumers, so it needs no
+// rights on anyone else's.
+func AdvisoryDurable(services ...string) string {
+	sorted := slices.Clone(services)
+	slices.Sort(sorted)
+	return "natsfn_dlq_" + durableUnsafe.ReplaceAllString(strings.Join(sorted, "_"), "_")
+}
 
 type maxDeliveriesAdvisory struct {
 	Stream     string `json:"stream"`
@@ -35,12 +45,19 @@ type advisoryWatcher struct {
 	done chan struct{}
 }
 
-func (rt *Runtime) startAdvisoryWatcher(ctx context.Context) (*advisoryWatcher, error) {
+func (rt *Runtime) startAdvisoryWatcher(ctx context.Context, triggers []*trigger) (*advisoryWatcher, error) {
 	ev := rt.cfg.Events
+	var filters, owners []string
+	for _, t := range triggers {
+		filters = append(filters, advisorySubject+"."+t.stream+"."+t.durable)
+	}
+	for _, s := range rt.services {
+		owners = append(owners, s.Name)
+	}
 	_, err := rt.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        AdvisoryStream,
 		Description: "natsfn: JetStream MAX_DELIVERIES advisories, turned into dead letters",
-		Subjects:    []string{advisorySubject},
+		Subjects:    []string{advisorySubject + ".>"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    ev.Replicas,
 		MaxAge:      ev.MaxAge,
@@ -49,10 +66,11 @@ func (rt *Runtime) startAdvisoryWatcher(ctx context.Context) (*advisoryWatcher, 
 		return nil, fmt.Errorf("advisory stream: %w", err)
 	}
 	cons, err := rt.js.CreateOrUpdateConsumer(ctx, AdvisoryStream, jetstream.ConsumerConfig{
-		Durable:     advisoryDurable,
-		Description: "natsfn: turns MAX_DELIVERIES advisories into dead letters",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     30 * time.Second,
+		Durable:        AdvisoryDurable(owners...),
+		Description:    "natsfn: turns MAX_DELIVERIES advisories of " + strings.Join(owners, ", ") + " into dead letters",
+		FilterSubjects: filters,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("advisory consumer: %w", err)

@@ -81,7 +81,7 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 			return nil, fmt.Errorf("function %s: add endpoint: %w", fn.Name, err)
 		}
 	}
-	sub, err := rt.nc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.dispatch)
+	sub, err := rt.dc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.dispatch)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: subscribe %s: %w", fn.Name, b.subject, err)
 	}
@@ -98,7 +98,7 @@ func (b *binding) dispatch(m *nats.Msg) {
 		return
 	}
 	fwd := &nats.Msg{Subject: b.subjects[i], Reply: m.Reply, Header: m.Header, Data: m.Data}
-	if err := b.rt.nc.PublishMsg(fwd); err != nil {
+	if err := b.rt.dc.PublishMsg(fwd); err != nil {
 		b.slots.release(i)
 		b.log.Error().AnErr("cause", err).Msg("cannot hand request to a slot")
 	}
@@ -150,7 +150,7 @@ func (b *binding) invoke(req micro.Request) {
 		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
 	}
-	st := &invocation{rt: b.rt, cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
+	st := &invocation{rt: b.rt, fn: b.fn, cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
 	ctx := &invocationCtx{Context: b.rt.invokeCtx, st: st}
 	out, err := b.handler(ctx, inv)
 
@@ -206,5 +206,5 @@ func (b *binding) drained() bool {
 			return false
 		}
 	}
-	return b.slots.idle() && (!b.sub.IsValid() || !b.rt.nc.IsConnected())
+	return b.slots.idle() && (!b.sub.IsValid() || !b.rt.dc.IsConnected())
 }

@@ -19,6 +19,10 @@ type Config struct {
 	Name string
 	// NATSOptions add connection options (credentials, TLS, ...).
 	NATSOptions []nats.Option
+	// InboxPrefix is where replies to this runtime's own requests (and
+	// JetStream API calls) arrive; `natsfn nats-config` allows each service
+	// only "_INBOX.<service>.>". Default "_INBOX".
+	InboxPrefix string
 
 	// Concurrency is how many invocations of one function may run at once in
 	// this replica; default 4. A function's FuncConfig.Concurrency overrides it.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -28,6 +29,7 @@ func Connect(ctx context.Context, cfg Config) (*nats.Conn, error) {
 func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, onReconnect func()) (*nats.Conn, error) {
 	opts := append([]nats.Option{
 		nats.Name(cfg.Name),
+		nats.CustomInboxPrefix(cmp.Or(cfg.InboxPrefix, nats.InboxPrefix[:len(nats.InboxPrefix)-1])),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectJitter(cfg.ReconnectWait/4, cfg.ReconnectWait/4),

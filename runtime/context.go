@@ -54,6 +54,7 @@ func Logger(ctx context.Context) *zerolog.Logger {
 // reaches through its context: correlation id, logger, outbox.
 type invocation struct {
 	rt      *Runtime
+	fn      *Function
 	cid     string
 	nc      *nats.Conn
 	base    *zerolog.Logger // the function's logger, without the correlation id

@@ -50,6 +50,9 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 		o(&ev)
 	}
 	st := invocationOf(ctx)
+	if st != nil && !st.fn.mayEmit(eventType) {
+		return fmt.Errorf("emit %s: not declared in FuncConfig.Emits of %s", eventType, st.fn.Name)
+	}
 	if st == nil {
 		// In a job there is no input to acknowledge: publish now.
 		rt, ok := ctx.Value(runtimeKey).(*Runtime)

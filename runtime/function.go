@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"time"
 
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
@@ -33,6 +34,12 @@ type (
 		// Result, if set, is the event type the function's output is published
 		// as after a successful invocation, e.g. "payment.charged.v1".
 		Result string
+		// Emits declares the event types the function may Emit; Emit refuses
+		// others, and `natsfn nats-config` allows exactly these (and Result).
+		Emits []string
+		// Calls declares the request subjects the function sends requests
+		// to, for `natsfn nats-config`.
+		Calls []string
 		// Stats, if set, adds function-specific figures (a circuit breaker's
 		// state, say) to the endpoint's data in `nats micro stats`.
 		Stats func() map[string]any
@@ -118,4 +125,13 @@ func (f *Function) terminal(ctx context.Context, inv *Invocation) ([]byte, error
 		return nil, err
 	}
 	return json.Marshal(out)
+}
+
+// mayEmit reports whether the function declared eventType. A function that
+// declares nothing may emit anything (handy in tests and prototypes).
+func (f *Function) mayEmit(eventType string) bool {
+	if len(f.Emits) == 0 || eventType == f.Result {
+		return true
+	}
+	return slices.Contains(f.Emits, eventType)
 }

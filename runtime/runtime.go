@@ -27,6 +27,11 @@ type Runtime struct {
 
 	nc       *nats.Conn // set once in Run before any subscription exists
 	ncPtr    atomic.Pointer[nats.Conn]
+	// dc carries the dispatchers and the events handed to slots. A separate
+	// connection is not for speed: nats-server's allow_responses lets a
+	// connection answer a reply subject only if that reply reached it once,
+	// and a hand-off on the same connection spends that right.
+	dc *nats.Conn
 	js       jetstream.JetStream
 	claims   *claims
 	watcher  *advisoryWatcher
@@ -112,15 +117,28 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("connect to NATS at %s: %w", rt.cfg.URL, err)
 	}
-	rt.nc = nc
+	dcfg := rt.cfg
+	dcfg.Name += "-dispatch"
+	dc, err := connect(ctx, &dcfg, rt.log, rt.metrics, rt.onReconnect)
+	if err != nil {
+		nc.Close()
+		rt.stopAdmin()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("connect to NATS at %s: %w", rt.cfg.URL, err)
+	}
+	rt.nc, rt.dc = nc, dc
 	rt.ncPtr.Store(nc)
 	if rt.js, err = jetstream.New(nc); err != nil {
 		nc.Close()
+		dc.Close()
 		return err
 	}
 	rt.connected.Store(true)
 	if err := rt.register(); err != nil {
 		nc.Close()
+		dc.Close()
 		rt.stopAdmin()
 		return err
 	}
@@ -175,6 +193,9 @@ func (rt *Runtime) register() error {
 	}
 	// Make sure the server has every subscription before events flow in.
 	if err := rt.nc.Flush(); err != nil {
+		return err
+	}
+	if err := rt.dc.Flush(); err != nil {
 		return err
 	}
 	return rt.startTriggers(ctx)
@@ -237,8 +258,7 @@ func (rt *Runtime) declareEvents(ctx context.Context) error {
 		return fmt.Errorf("claims bucket: %w", err)
 	}
 	rt.claims = &claims{kv: kv, staleAfter: ev.AckWait}
-	rt.watcher, err = rt.startAdvisoryWatcher(ctx)
-	return err
+	return nil
 }
 
 func (rt *Runtime) startTriggers(ctx context.Context) error {
@@ -254,11 +274,21 @@ func (rt *Runtime) startTriggers(ctx context.Context) error {
 			}
 		}
 	}
+	var all []*trigger
 	for _, b := range rt.bindings {
-		for _, t := range b.triggers {
-			if err := t.start(); err != nil {
-				return err
-			}
+		all = append(all, b.triggers...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	w, err := rt.startAdvisoryWatcher(ctx, all)
+	if err != nil {
+		return err
+	}
+	rt.watcher = w
+	for _, t := range all {
+		if err := t.start(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -324,6 +354,7 @@ func (rt *Runtime) shutdown() error {
 			rt.log.Warn().AnErr("cause", err).Str("service", svc.Info().Name).Msg("cannot stop service")
 		}
 	}
+	drainConn(rt.dc, max(time.Until(deadline), time.Second))
 	drainConn(rt.nc, max(time.Until(deadline), time.Second))
 	rt.stopAdmin()
 	rt.log.Info().Bool("clean", clean).Msg("stopped")
@@ -348,7 +379,7 @@ func waitUntil(deadline time.Time, cond func() bool) bool {
 // function and is not shutting down: what /readyz answers.
 func (rt *Runtime) Ready() bool {
 	nc := rt.ncPtr.Load()
-	return rt.connected.Load() && nc != nil && nc.IsConnected() &&
+	return rt.connected.Load() && nc != nil && nc.IsConnected() && rt.dc.IsConnected() &&
 		rt.registered.Load() && !rt.stopping.Load()
 }
 

@@ -262,7 +262,7 @@ func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev
 	}
 	done := make(chan result, 1)
 	go func() {
-		r, err := rt.nc.RequestMsgWithContext(ctx, req)
+		r, err := rt.dc.RequestMsgWithContext(ctx, req)
 		done <- result{r, err}
 	}()
 	tick := time.NewTicker(rt.cfg.Events.AckWait / 3)

@@ -21,11 +21,11 @@ func Service() runtime.Service {
 		Buckets:     []runtime.Bucket{{Name: Bucket}},
 		Functions: []*runtime.Function{
 			runtime.Func(runtime.FuncConfig{Name: "reserve", Description: "holds every item of a new order, or none",
-				On: []string{schemas.EventOrderCreated}}, reserve),
+				On: []string{schemas.EventOrderCreated}, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, reserve),
 			runtime.Func(runtime.FuncConfig{Name: "commit", Description: "turns a confirmed order's held stock into sold stock",
 				On: []string{schemas.EventOrderConfirmed}}, commit),
 			runtime.Func(runtime.FuncConfig{Name: "release", Description: "gives a cancelled order's held stock back, once",
-				On: []string{schemas.EventOrderCancelled}}, release),
+				On: []string{schemas.EventOrderCancelled}, Emits: []string{schemas.EventStockReleased}}, release),
 			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock"}, get),
 			runtime.Func(runtime.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock"}, list),
 		},

@@ -22,6 +22,7 @@ func New() *ucli.Command {
 			runCommand(),
 			gatewayCommand(),
 			dlqCommand(),
+			natsConfigCommand(),
 			versionCommand(),
 		},
 		Suggest: true,

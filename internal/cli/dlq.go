@@ -24,7 +24,7 @@ func dlqCommand() *ucli.Command {
 		Description: "Dead letters live in the " + runtime.DeadLetterStream + " stream with their original subject, payload and\n" +
 			"headers, the function, the last error, the delivery count and the time. Replaying one\n" +
 			"republishes it to its original subject and removes it once JetStream has stored it.",
-		Flags: []ucli.Flag{natsURLFlag()},
+		Flags: append([]ucli.Flag{natsURLFlag()}, natsAuthFlags()...),
 		Commands: []*ucli.Command{
 			{
 				Name: "list", Usage: "list dead letters, oldest first",
@@ -50,7 +50,11 @@ func dlqCommand() *ucli.Command {
 func withDeadLetters(f func(context.Context, *ucli.Command, *runtime.DeadLetters) error) ucli.ActionFunc {
 	return func(ctx context.Context, cmd *ucli.Command) error {
 		url := cmd.String("nats-url")
-		nc, err := nats.Connect(url, nats.Name("natsfn-dlq"), nats.Timeout(5*time.Second))
+		opts, err := natsOptions(cmd)
+		if err != nil {
+			return err
+		}
+		nc, err := nats.Connect(url, append(opts, nats.Name("natsfn-dlq"), nats.Timeout(5*time.Second))...)
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s: %w (set --nats-url or NATS_URL)", url, err)
 		}

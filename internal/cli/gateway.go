@@ -15,16 +15,21 @@ func gatewayCommand() *ucli.Command {
 		Usage: "serve the HTTP API, mapping each route to a NATS request",
 		Description: "POST /orders, GET /orders/{id}, GET /products, GET /products/{id}; /openapi.json describes\n" +
 			"them. /healthz, /readyz and /metrics are on the same address.",
-		Flags: append(append([]ucli.Flag{natsURLFlag(),
+		Flags: append(append(append([]ucli.Flag{natsURLFlag(),
 			&ucli.DurationFlag{Name: "shutdown-timeout", Usage: "time in-flight HTTP requests get to finish on SIGTERM", Value: 25e9, Sources: ucli.EnvVars("NATSFN_SHUTDOWN_TIMEOUT")},
-		}, gatewayFlags("127.0.0.1:8080")...), logFlags()...),
+		}, natsAuthFlags()...), gatewayFlags("127.0.0.1:8080")...), logFlags()...),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
 			log, err := newLogger(cmd)
 			if err != nil {
 				return err
 			}
+			opts, err := natsOptions(cmd)
+			if err != nil {
+				return err
+			}
 			m := runtime.NewMetrics()
-			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway", Logger: &log, Metrics: m})
+			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway",
+				NATSOptions: opts, InboxPrefix: "_INBOX.gateway", Logger: &log, Metrics: m})
 			if err != nil {
 				return err
 			}

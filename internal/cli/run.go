@@ -20,7 +20,7 @@ func runCommand() *ucli.Command {
 			"then drains: in-flight invocations finish, new work goes to other replicas.\n" +
 			"Start more processes to scale a service; they share the work.\n\n" +
 			"Services: " + strings.Join(functions.Names(), ", "),
-		Flags: append(append(append([]ucli.Flag{natsURLFlag()}, logFlags()...), runtimeFlags(":8081")...), appFlags()...),
+		Flags: append(append(append(append([]ucli.Flag{natsURLFlag()}, natsAuthFlags()...), logFlags()...), runtimeFlags(":8081")...), appFlags()...),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
 			svcs, err := pickServices(functions.All(appConfig(cmd)), cmd.Args().Slice())
 			if err != nil {
@@ -30,7 +30,15 @@ func runCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			rt, err := runtime.New(runtimeConfig(cmd, &log, cmd.String("nats-url")), svcs...)
+			cfg := runtimeConfig(cmd, &log, cmd.String("nats-url"))
+			if cfg.NATSOptions, err = natsOptions(cmd); err != nil {
+				return err
+			}
+			if len(svcs) == 1 {
+				// The inbox `natsfn nats-config` allows this service.
+				cfg.InboxPrefix = "_INBOX." + svcs[0].Name
+			}
+			rt, err := runtime.New(cfg, svcs...)
 			if err != nil {
 				return err
 			}
