@@ -25,13 +25,13 @@ type Runtime struct {
 	log      zerolog.Logger
 	metrics  *Metrics
 
-	nc       *nats.Conn // set once in Run before any subscription exists
-	ncPtr    atomic.Pointer[nats.Conn]
+	nc    *nats.Conn // set once in Run before any subscription exists
+	ncPtr atomic.Pointer[nats.Conn]
 	// dc carries the dispatchers and the events handed to slots. A separate
 	// connection is not for speed: nats-server's allow_responses lets a
 	// connection answer a reply subject only if that reply reached it once,
 	// and a hand-off on the same connection spends that right.
-	dc *nats.Conn
+	dc       *nats.Conn
 	js       jetstream.JetStream
 	claims   *claims
 	watcher  *advisoryWatcher
