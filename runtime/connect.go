@@ -81,6 +81,8 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 		return nil, err
 	}
 	m.connected(true)
+	m.set.GetOrCreateCounter("natsfn_nats_disconnects_total") // 0 until the first outage, not absent
+	m.set.GetOrCreateCounter("natsfn_nats_reconnects_total")
 	log.Info().Str("server", nc.ConnectedUrlRedacted()).Int("attempts", attempt).Msg("connected to NATS")
 	return nc, nil
 }

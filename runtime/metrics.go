@@ -68,6 +68,10 @@ func (m *Metrics) connected(up bool) {
 	m.set.GetOrCreateGauge("natsfn_nats_connected", nil).Set(v)
 }
 
+func (m *Metrics) deadLetters(service, function, class string) *metrics.Counter {
+	return m.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_dead_letters_total{service=%q,function=%q,class=%q}`, service, function, class))
+}
+
 func (m *Metrics) disconnected() { m.set.GetOrCreateCounter("natsfn_nats_disconnects_total").Inc() }
 func (m *Metrics) reconnected()  { m.set.GetOrCreateCounter("natsfn_nats_reconnects_total").Inc() }
 func (m *Metrics) connectAttempt() {

@@ -301,7 +301,7 @@ func (rt *Runtime) storeDeadLetter(d DeadLetter) error {
 	if _, err := rt.js.PublishMsg(ctx, d.msg()); err != nil {
 		return err
 	}
-	rt.metrics.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_dead_letters_total{service=%q,function=%q,class=%q}`, d.Service, d.Function, d.Class)).Inc()
+	rt.metrics.deadLetters(d.Service, d.Function, d.Class).Inc()
 	return nil
 }
 

@@ -84,6 +84,9 @@ func (rt *Runtime) newTrigger(ctx context.Context, b *binding, subject string) (
 		deadLettered: c("dead_lettered"), duplicates: c("duplicate"), deferred: c("deferred"),
 	}
 	t.pending = rt.metrics.set.GetOrCreateGauge("natsfn_consumer_pending{"+labels+"}", nil)
+	for _, class := range []string{ClassPermanent, ClassExhausted, ClassCrashed} {
+		rt.metrics.deadLetters(b.service, b.fn.Name, class) // exported as 0 from the start, not absent
+	}
 	t.stopCtx, t.stop = context.WithCancel(rt.invokeCtx)
 	return t, nil
 }

@@ -74,9 +74,17 @@ func DemoCatalog(stock int64) []schemas.Product {
 
 // Seed adds the products that are not in the catalog yet; existing ones keep
 // their stock, so a restart of `natsfn local` keeps its state. It returns
-// how many it added.
-func Seed(ctx context.Context, js jetstream.JetStream, catalog []schemas.Product) (int, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Storage: jetstream.FileStorage})
+// how many it added. An optional replica count applies if the bucket has to
+// be created (the inventory service creates it otherwise).
+func Seed(ctx context.Context, js jetstream.JetStream, catalog []schemas.Product, replicas ...int) (int, error) {
+	kv, err := js.KeyValue(ctx, Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		r := 1
+		if len(replicas) > 0 {
+			r = replicas[0]
+		}
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Storage: jetstream.FileStorage, Replicas: r})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("inventory bucket: %w", err)
 	}

@@ -23,6 +23,8 @@ func New() *ucli.Command {
 			gatewayCommand(),
 			dlqCommand(),
 			natsConfigCommand(),
+			healthCommand(),
+			seedCommand(),
 			versionCommand(),
 		},
 		Suggest: true,

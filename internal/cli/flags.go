@@ -82,3 +82,5 @@ func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.C
 		},
 	}
 }
+
+func nopLog() zerolog.Logger { return zerolog.Nop() }
