@@ -111,7 +111,12 @@ func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEv
 	if traceparent != "" {
 		msg.Header.Set(HeaderTraceParent, traceparent)
 	}
-	if _, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ)); err != nil {
+	ack, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
+	if err == nil {
+		rt.log.Debug().Str("correlation_id", cid).Str("event", ev.typ).Str("event_id", ev.id).Str("stream", ack.Stream).
+			Uint64("seq", ack.Sequence).Bool("duplicate", ack.Duplicate).Msg("event stored")
+	}
+	if err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 			return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", ev.typ)
 		}

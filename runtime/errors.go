@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 )
 
@@ -104,7 +106,9 @@ func Unavailable(format string, args ...any) *Error {
 }
 
 // AsError classifies any error: an *Error (anywhere in the chain) keeps its
-// code; anything else becomes a generic 500 so internals never leak to callers.
+// code; NATS and JetStream being unreachable, slow or electing a leader is a
+// 503, worth retrying; anything else becomes a generic 500 so internals
+// never leak to callers.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -113,7 +117,27 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if infrastructure(err) {
+		return errInfrastructure
+	}
 	return ErrInternal
+}
+
+var errInfrastructure = &Error{Code: CodeUnavailable, Message: "messaging temporarily unavailable; retry shortly"}
+
+// infrastructure reports failures of NATS itself rather than of the function.
+func infrastructure(err error) bool {
+	for _, target := range []error{
+		context.DeadlineExceeded, nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionClosed,
+		nats.ErrConnectionReconnecting, nats.ErrConnectionDraining, nats.ErrDisconnected,
+		jetstream.ErrNoStreamResponse, jetstream.ErrNoHeartbeat,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.Code == 503
 }
 
 // errorFromMsg turns a micro error reply back into an *Error, so callers of

@@ -45,25 +45,12 @@ func settle(ctx context.Context, orderID, status, reason string, also func(*reco
 	if err != nil {
 		return err
 	}
-	won, rec, err := transition(ctx, kv, orderID, status, reason)
+	won, rec, err := transition(ctx, kv, orderID, status, reason, also)
 	if err != nil {
 		return err
 	}
 	if won {
 		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("status", status).Str("reason", reason).Msg("order settled")
-	}
-	if also != nil && rec.Status == status {
-		rec, err = runtime.Mutate(ctx, kv, orderKey(orderID), func(r *record, _ bool) error {
-			before := *r
-			also(r)
-			if r.TotalCents == before.TotalCents {
-				return runtime.ErrNoChange
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 	}
 	// Announce whatever the order ended as (also on a redelivery, so a lost
 	// announcement is made good; the stream drops repeats).
@@ -89,7 +76,7 @@ func expire(timeout time.Duration) func(context.Context) error {
 				continue
 			}
 			won, rec, err := transition(ctx, kv, orderID, schemas.StatusCancelled,
-				fmt.Sprintf("timed out: still pending after %s", timeout))
+				fmt.Sprintf("timed out: still pending after %s", timeout), nil)
 			if err != nil {
 				return err
 			}

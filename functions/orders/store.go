@@ -22,12 +22,18 @@ type record struct {
 func orderKey(id string) string   { return "order." + id }
 func pendingKey(id string) string { return "pending." + id }
 
-// transition moves a pending order to a terminal status. Exactly one
-// transition wins; the others find the order settled and change nothing.
-// It reports whether this call settled it, and the order as stored.
-func transition(ctx context.Context, kv jetstream.KeyValue, orderID, status, reason string) (bool, record, error) {
+// transition moves a pending order to a terminal status, applying also in
+// the same write. Exactly one transition wins; the others find the order
+// settled and change nothing. It reports whether this call settled it, and
+// the order as stored.
+//
+// The record returned is the one written, or one already terminal: never a
+// fresh read after our own write. KV reads may be served by a replica that
+// lags behind (direct get), and a stale "pending" must not decide anything.
+func transition(ctx context.Context, kv jetstream.KeyValue, orderID, status, reason string, also func(*record)) (bool, record, error) {
 	won := false
 	rec, err := runtime.Mutate(ctx, kv, orderKey(orderID), func(r *record, exists bool) error {
+		won = false // a retry after a conflict starts over
 		if !exists {
 			return runtime.NotFound("no order %s", orderID)
 		}
@@ -35,6 +41,9 @@ func transition(ctx context.Context, kv jetstream.KeyValue, orderID, status, rea
 			return runtime.ErrNoChange
 		}
 		r.Status, r.Reason, r.UpdatedAt = status, reason, time.Now().UTC()
+		if also != nil {
+			also(r)
+		}
 		won = true
 		return nil
 	})
