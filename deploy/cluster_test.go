@@ -101,7 +101,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 		cluster.Start(1)
 		t.Log("node n2 back")
 	}()
-	rep, err := load.Run(ctx, load.Config{URL: api.URL, Concurrency: 8, Duration: run, Rate: 40,
+	rep, err := load.Run(ctx, load.Config{Client: load.NewHTTP(api.URL, 8), Concurrency: 8, Duration: run, Rate: 40,
 		DeclineRatio: 0.1, FlakyRatio: 0.1, Settle: 2 * time.Minute, Seed: 7})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ type Config struct {
 	InboxPrefix string
 
 	// Concurrency is how many invocations of one function may run at once in
-	// this replica; default 4. A function's FuncConfig.Concurrency overrides it.
+	// this replica; default 8. A function's FuncConfig.Concurrency overrides it.
 	Concurrency int
 	// Timeout bounds one invocation; default 30s.
 	Timeout time.Duration
@@ -66,7 +66,7 @@ func (c *Config) SetDefaults() {
 		c.Name = "natsfn"
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 4
+		c.Concurrency = 8
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second

@@ -26,8 +26,14 @@ type Config struct {
 	Retries      int           // retries of a transient failure within one invocation; default 2
 	RetryMin     time.Duration // backoff before the first retry; default 50ms, doubling, with jitter
 	RetryMax     time.Duration // default 1s
-	BreakerAfter uint          // consecutive transient failures that open the circuit; default 5
-	BreakerDelay time.Duration // how long it stays open before trying again; default 5s
+	// The circuit opens when at least BreakerRate of the calls in the last
+	// BreakerWindow failed transiently, over at least BreakerMinCalls calls:
+	// a rate, not a streak, so a few flaky cards under load do not look like
+	// an outage. Defaults 0.5, 20 calls, 10s.
+	BreakerRate     float64
+	BreakerMinCalls uint
+	BreakerWindow   time.Duration
+	BreakerDelay    time.Duration // how long it stays open before trying again; default 5s
 }
 
 func (c Config) withDefaults() Config {
@@ -43,9 +49,13 @@ func (c Config) withDefaults() Config {
 	if c.Retries <= 0 {
 		c.Retries = 2
 	}
-	if c.BreakerAfter == 0 {
-		c.BreakerAfter = 5
+	if c.BreakerRate <= 0 || c.BreakerRate > 1 {
+		c.BreakerRate = 0.5
 	}
+	if c.BreakerMinCalls == 0 {
+		c.BreakerMinCalls = 20
+	}
+	set(&c.BreakerWindow, 10*time.Second)
 	return c
 }
 
@@ -62,7 +72,7 @@ func Service(cfg Config) runtime.Service {
 	transient := func(_ any, err error) bool { return err != nil && providerTransient(err) }
 	breaker := circuitbreaker.NewBuilder[any]().
 		HandleIf(transient).
-		WithFailureThreshold(cfg.BreakerAfter).
+		WithFailureRateThreshold(cfg.BreakerRate, cfg.BreakerMinCalls, cfg.BreakerWindow).
 		WithDelay(cfg.BreakerDelay).
 		Build()
 	p := &payments{

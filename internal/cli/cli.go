@@ -25,6 +25,7 @@ func New() *ucli.Command {
 			natsConfigCommand(),
 			healthCommand(),
 			seedCommand(),
+			loadCommand(),
 			versionCommand(),
 		},
 		Suggest: true,

@@ -32,7 +32,7 @@ func logFlags() []ucli.Flag {
 func runtimeFlags(adminDefault string) []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "admin-addr", Usage: "address of the admin server (/healthz, /readyz, /metrics); empty disables it", Value: adminDefault, Sources: ucli.EnvVars("NATSFN_ADMIN_ADDR")},
-		&ucli.IntFlag{Name: "concurrency", Usage: "invocations of one function running at once per replica", Value: 4, Sources: ucli.EnvVars("NATSFN_CONCURRENCY")},
+		&ucli.IntFlag{Name: "concurrency", Usage: "invocations of one function running at once per replica", Value: 8, Sources: ucli.EnvVars("NATSFN_CONCURRENCY")},
 		&ucli.DurationFlag{Name: "timeout", Usage: "limit of one invocation", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_TIMEOUT")},
 		&ucli.DurationFlag{Name: "shutdown-timeout", Usage: "time in-flight invocations get to finish on SIGTERM", Value: 25 * time.Second, Sources: ucli.EnvVars("NATSFN_SHUTDOWN_TIMEOUT")},
 		&ucli.IntFlag{Name: "replicas", Usage: "replicas of the streams and buckets natsfn creates (3 on a 3-node cluster)", Value: 1, Sources: ucli.EnvVars("NATSFN_REPLICAS")},

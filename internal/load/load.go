@@ -5,14 +5,10 @@
 package load
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,7 +19,7 @@ import (
 
 // Config says how hard and how long to drive.
 type Config struct {
-	URL          string        // the gateway, e.g. http://127.0.0.1:8080
+	Client       Client        // the gateway (HTTP) or NATS
 	Concurrency  int           // clients placing orders; default 16
 	Orders       int           // stop after this many attempts (0: use Duration)
 	Duration     time.Duration // stop after this long (0: use Orders)
@@ -34,7 +30,6 @@ type Config struct {
 	FlakyRatio   float64       // share paid with tok_flaky
 	Settle       time.Duration // how long accepted orders get to finish; default 30s
 	Seed         uint64
-	Client       *http.Client
 	// Progress, if set, is called about every second while orders are placed.
 	Progress func(p Progress)
 }
@@ -68,8 +63,8 @@ type Report struct {
 }
 
 func (c *Config) defaults() error {
-	if c.URL == "" {
-		return errors.New("load: no URL")
+	if c.Client == nil {
+		return errors.New("load: no client")
 	}
 	if c.Orders <= 0 && c.Duration <= 0 {
 		return errors.New("load: give a number of orders or a duration")
@@ -88,9 +83,6 @@ func (c *Config) defaults() error {
 	}
 	if c.DeclineRatio < 0 || c.FlakyRatio < 0 || c.DeclineRatio+c.FlakyRatio > 1 {
 		return errors.New("load: decline and flaky ratios must be >= 0 and add up to at most 1")
-	}
-	if c.Client == nil {
-		c.Client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency * 2}}
 	}
 	return nil
 }
@@ -209,7 +201,7 @@ done:
 	return rep, nil
 }
 
-// place POSTs one order and returns it if accepted, with the HTTP status.
+// place sends one random order and returns it if accepted, with its status.
 func place(ctx context.Context, cfg Config, rng *rand.Rand) (*Order, int) {
 	var items []schemas.OrderItem
 	for range 1 + rng.IntN(3) {
@@ -222,27 +214,12 @@ func place(ctx context.Context, cfg Config, rng *rand.Rand) (*Order, int) {
 	case r < cfg.DeclineRatio+cfg.FlakyRatio:
 		token = "tok_flaky"
 	}
-	body, _ := json.Marshal(schemas.CreateOrder{CustomerID: fmt.Sprintf("load-%d", rng.IntN(1000)), Items: items, PaymentToken: token})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/orders", bytes.NewReader(body))
-	if err != nil {
-		return nil, 0
-	}
-	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
-	resp, err := cfg.Client.Do(req)
-	if err != nil {
-		return nil, 0
+	id, code := cfg.Client.Place(ctx, schemas.CreateOrder{CustomerID: fmt.Sprintf("load-%d", rng.IntN(1000)), Items: items, PaymentToken: token})
+	if id == "" {
+		return nil, code
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return nil, resp.StatusCode
-	}
-	var acc schemas.OrderAccepted
-	if json.Unmarshal(data, &acc) != nil || acc.OrderID == "" {
-		return nil, resp.StatusCode
-	}
-	return &Order{ID: acc.OrderID, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: acc.Status}, resp.StatusCode
+	return &Order{ID: id, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: schemas.StatusPending}, code
 }
 
 // watcher polls pending orders until each reaches a terminal status.
@@ -306,17 +283,8 @@ func (w *watcher) run(ctx context.Context) {
 }
 
 func (w *watcher) check(ctx context.Context, o *Order) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.URL+"/orders/"+o.ID, nil)
+	got, err := w.cfg.Client.Order(ctx, o.ID)
 	if err != nil {
-		return
-	}
-	resp, err := w.cfg.Client.Do(req)
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	var got schemas.Order
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&got) != nil {
 		return
 	}
 	if got.Status == schemas.StatusConfirmed || got.Status == schemas.StatusCancelled {
