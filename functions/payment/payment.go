@@ -22,10 +22,10 @@ const Bucket = "payments"
 
 // Config tunes how the provider is called.
 type Config struct {
-	CallTimeout  time.Duration // one call to the provider; default 2s
-	Retries      int           // retries of a transient failure within one invocation; default 2
-	RetryMin     time.Duration // backoff before the first retry; default 50ms, doubling, with jitter
-	RetryMax     time.Duration // default 1s
+	CallTimeout time.Duration // one call to the provider; default 2s
+	Retries     int           // retries of a transient failure within one invocation; default 2
+	RetryMin    time.Duration // backoff before the first retry; default 50ms, doubling, with jitter
+	RetryMax    time.Duration // default 1s
 	// The circuit opens when at least BreakerRate of the calls in the last
 	// BreakerWindow failed transiently, over at least BreakerMinCalls calls:
 	// a rate, not a streak, so a few flaky cards under load do not look like
