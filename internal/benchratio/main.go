@@ -1,6 +1,8 @@
-// Command benchratio reads `go test -bench` output and prints, for every
-// benchmark pair NAME/bare and NAME/runtime, the throughput and CPU ratios
-// of the runtime against the bare handler (medians over -count runs).
+// Command benchratio reads `go test -bench` output and prints the ratios of
+// benchmark pairs, medians over -count runs: NAME/runtime against NAME/bare
+// (natsfn against what it is compared with) and NAME/three against
+// NAME/one (scaling). Throughput is compared by ns/op; every rate metric
+// ("x/s") both sides report is compared too, and cpu-ns/op as a cost.
 package main
 
 import (
@@ -13,6 +15,12 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 )
+
+// pairs names the two sides of each comparison: baseline, then subject.
+var pairs = [][2]string{{"bare", "runtime"}, {"one", "three"}}
+
+// procsSuffix is the -GOMAXPROCS suffix go test adds to benchmark names.
+var procsSuffix = regexp.MustCompile(`-\d+$`)
 
 func main() {
 	samples := map[string]map[string][]float64{} // name -> unit -> values
@@ -34,28 +42,49 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
-	var pairs []string
+	var lines []string
 	for name := range samples {
-		if base, ok := strings.CutSuffix(name, "/runtime"); ok && samples[base+"/bare"] != nil {
-			pairs = append(pairs, base)
+		for _, p := range pairs {
+			base, ok := strings.CutSuffix(name, "/"+p[1])
+			if !ok || samples[base+"/"+p[0]] == nil {
+				continue
+			}
+			a, b := samples[base+"/"+p[0]], samples[name]
+			line := fmt.Sprintf("%-28s %s/%s throughput %5.2fx", base, p[1], p[0], median(a["sec/op"])/median(b["sec/op"]))
+			var units []string
+			for u := range b {
+				if strings.HasSuffix(u, "/s") && a[u] != nil {
+					units = append(units, u)
+				}
+			}
+			sort.Strings(units)
+			for _, u := range units {
+				line += fmt.Sprintf("   %s %5.2fx (%.0f vs %.0f)", u, median(b[u])/median(a[u]), median(b[u]), median(a[u]))
+			}
+			if a["cpu-sec/op"] != nil && b["cpu-sec/op"] != nil {
+				line += fmt.Sprintf("   cpu/op %5.2fx", median(b["cpu-sec/op"])/median(a["cpu-sec/op"]))
+			}
+			lines = append(lines, line)
+		}
+		for u, v := range samples[name] {
+			if strings.HasPrefix(u, "rss-") { // benchfmt may have tidied MB into bytes
+				mb := median(v)
+				if strings.HasSuffix(u, "-B") {
+					mb /= 1 << 20
+				}
+				lines = append(lines, fmt.Sprintf("%-28s %.1f MiB resident", name, mb))
+			}
 		}
 	}
-	sort.Strings(pairs)
-	if len(pairs) == 0 {
-		fmt.Fprintln(os.Stderr, "benchratio: no NAME/bare and NAME/runtime pairs in the input")
+	if len(lines) == 0 {
+		fmt.Fprintln(os.Stderr, "benchratio: no benchmark pairs (NAME/bare and NAME/runtime, NAME/one and NAME/three) in the input")
 		os.Exit(1)
 	}
-	fmt.Printf("%-40s %12s %12s %14s %14s\n", "work", "bare req/s", "runtime req/s", "throughput x", "cpu/req x")
-	for _, p := range pairs {
-		bare, rt := samples[p+"/bare"], samples[p+"/runtime"]
-		bns, rns := median(bare["sec/op"]), median(rt["sec/op"])
-		fmt.Printf("%-40s %12.0f %12.0f %14.2f %14.2f\n", p, 1/bns, 1/rns, bns/rns,
-			median(rt["cpu-sec/op"])/median(bare["cpu-sec/op"]))
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
 	}
 }
-
-// procsSuffix is the -GOMAXPROCS suffix go test adds to benchmark names.
-var procsSuffix = regexp.MustCompile(`-\d+$`)
 
 func median(v []float64) float64 {
 	if len(v) == 0 {

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/natsfn/natsfn/functions"
+	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/schemas"
+)
+
+// clients is the concurrency of every comparison.
+const clients = 16
+
+// system is natsfn's saga and gateway on an embedded server.
+type system struct {
+	srv *server.Server
+	nc  *nats.Conn
+	api string
+}
+
+func startSystem(tb testing.TB, names ...string) *system {
+	tb.Helper()
+	srv := testkit.StartNATS(tb)
+	log := zerolog.Nop()
+	all := functions.All(functions.Config{})
+	if len(names) == 0 {
+		names = functions.Names()
+	}
+	var svcs []runtime.Service
+	for _, n := range names {
+		svcs = append(svcs, all[n])
+	}
+	rt, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: clients,
+		Events: runtime.EventsConfig{MaxAckPending: 10000}}, svcs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	testkit.Serve(tb, rt)
+	js, _ := jetstream.New(rt.Conn())
+	if _, err := inventory.Seed(context.Background(), js, inventory.DemoCatalog(1<<40)); err != nil {
+		tb.Fatal(err)
+	}
+	g, err := gateway.New(gateway.Config{}, rt.Conn(), gateway.Routes())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(g.Handler())
+	tb.Cleanup(hs.Close)
+	return &system{srv: srv, nc: testkit.Connect(tb, srv.ClientURL()), api: hs.URL}
+}
+
+var orderBody = []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":1},{"product_id":"sku-2","quantity":1}],"payment_token":"tok_visa"}`)
+
+func httpClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}
+}
+
+// postOrders sends n POSTs from `clients` goroutines and returns the order ids.
+func postOrders(tb testing.TB, url string, n int) []string {
+	c := httpClient()
+	var next atomic.Int64
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				resp, err := c.Post(url+"/orders", "application/json", bytes.NewReader(orderBody))
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var acc schemas.OrderAccepted
+				if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &acc) != nil {
+					tb.Errorf("POST /orders: %d %s", resp.StatusCode, body)
+					return
+				}
+				ids[i] = acc.OrderID
+			}
+		})
+	}
+	wg.Wait()
+	return ids
+}
+
+// terminalCounter counts distinct orders announced on the given subjects.
+func terminalCounter(tb testing.TB, nc *nats.Conn, subjects ...string) func() int {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	for _, s := range subjects {
+		sub, err := nc.Subscribe(s, func(m *nats.Msg) {
+			var v struct {
+				OrderID string `json:"order_id"`
+			}
+			_ = json.Unmarshal(m.Data, &v)
+			mu.Lock()
+			seen[v.OrderID] = true
+			mu.Unlock()
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	_ = nc.Flush()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+}
+
+// waitFor polls until count() reaches n.
+func waitFor(tb testing.TB, n int, count func() int) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for count() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("only %d of %d came through", count(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func perSecond(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+func must(tb testing.TB, err error) {
+	if err != nil {
+		tb.Helper()
+		tb.Fatal(err)
+	}
+}
+
