@@ -72,4 +72,3 @@ func BenchmarkIdleReplica(b *testing.B) {
 	}
 	b.ReportMetric(rss, "rss-MB")
 }
-

@@ -151,4 +151,3 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
-
