@@ -119,7 +119,7 @@ func cas[T any](ctx context.Context, kv jetstream.KeyValue, key string, change f
 			return err
 		}
 		data, _ := json.Marshal(v)
-		if _, err = kv.Update(ctx, key, data, e.Revision()); !errors.Is(err, jetstream.ErrKeyExists) {
+		if _, err = kv.Update(ctx, key, data, e.Revision()); !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return err
 		}
 	}

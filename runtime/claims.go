@@ -48,7 +48,7 @@ func (c *claims) claim(ctx context.Context, key string) (claimState, uint64, tim
 	if err == nil {
 		return claimOwned, rev, 0, nil
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
+	if !IsConflict(err) {
 		return 0, 0, 0, err
 	}
 	entry, err := c.kv.Get(ctx, key)

@@ -14,6 +14,13 @@ import (
 // ErrNoChange, returned by a Mutate change function, leaves the value as it is.
 var ErrNoChange = errors.New("no change")
 
+// IsConflict reports a lost compare-and-set: someone wrote the key first.
+// JetStream says so differently on a replicated bucket (R3: "key revision
+// mismatch") than on a single replica ("key exists"); both mean read again.
+func IsConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
 // ErrKeyNotFound is returned by GetJSON for a missing key.
 var ErrKeyNotFound = jetstream.ErrKeyNotFound
 
@@ -68,7 +75,7 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		if err == nil {
 			return v, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 50 {
+		if !IsConflict(err) || attempt >= 50 {
 			return v, err
 		}
 		// Someone else wrote first: back off a little, read again.

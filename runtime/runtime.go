@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
@@ -136,10 +138,13 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	rt.connected.Store(true)
-	if err := rt.register(); err != nil {
+	if err := rt.register(ctx); err != nil {
 		nc.Close()
 		dc.Close()
 		rt.stopAdmin()
+		if ctx.Err() != nil {
+			return nil // asked to stop while still starting
+		}
 		return err
 	}
 	rt.registered.Store(true)
@@ -154,15 +159,12 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	return rt.shutdown()
 }
 
-func (rt *Runtime) register() error {
+func (rt *Runtime) register(runCtx context.Context) error {
+	if err := rt.declare(runCtx); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(rt.invokeCtx, 30*time.Second)
 	defer cancel()
-	if err := rt.declareEvents(ctx); err != nil {
-		return err
-	}
-	if err := rt.declareBuckets(ctx); err != nil {
-		return err
-	}
 	for _, def := range rt.services {
 		cfg := micro.Config{
 			Name:        def.Name,
@@ -199,6 +201,30 @@ func (rt *Runtime) register() error {
 		return err
 	}
 	return rt.startTriggers(ctx)
+}
+
+// declare creates the streams and buckets, retrying with backoff while
+// JetStream cannot place them yet (a cluster still forming, a leader being
+// elected): a replica that starts early waits, rather than crash-looping.
+// A configuration JetStream refuses for good (an APIError other than 503)
+// stops the start at once.
+func (rt *Runtime) declare(ctx context.Context) error {
+	policy := retrypolicy.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return err != nil && infrastructure(err) }).
+		WithMaxRetries(-1).
+		WithBackoff(rt.cfg.ConnectBackoffMin, rt.cfg.ConnectBackoffMax).
+		WithJitterFactor(0.2).
+		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[any]) {
+			rt.log.Warn().AnErr("cause", e.LastError()).Dur("retry_in", e.Delay).Msg("JetStream cannot create streams and buckets yet; retrying")
+		}).Build()
+	return failsafe.With(policy).WithContext(ctx).Run(func() error {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := rt.declareEvents(dctx); err != nil {
+			return err
+		}
+		return rt.declareBuckets(dctx)
+	})
 }
 
 // usesEvents reports whether any service declares streams, triggers or

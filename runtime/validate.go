@@ -68,6 +68,9 @@ func collectFieldErrors(ve *validator.ValidationError, out *[]FieldError) {
 func fieldPath(loc []string) string { return strings.Join(loc, ".") }
 
 func joinField(parent, name string) string {
+	if name == "" {
+		name = `""` // a key that is the empty string still has to be named
+	}
 	if parent == "" {
 		return name
 	}

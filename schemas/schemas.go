@@ -21,6 +21,7 @@ const (
 	SubjectCharge       = "paysim.charge" // the payment provider simulator
 	SubjectRefund       = "paysim.refund"
 	SubjectCharges      = "paysim.charges"
+	SubjectSimulate     = "paysim.simulate" // changes the simulator's latency and failure rate
 )
 
 // Event subjects. The version is the last token, and the event's ce-type.
@@ -137,6 +138,12 @@ type (
 	// ChargeCounts asks the simulator how often each order was charged.
 	ChargeCounts struct{}
 
+	// Simulate sets the payment simulator's behaviour (chaos and load tests).
+	Simulate struct {
+		LatencyMS   int     `json:"latency_ms" jsonschema:"minimum=0,maximum=60000"`
+		FailureRate float64 `json:"failure_rate" jsonschema:"minimum=0,maximum=1"`
+	}
+
 	// ChargeCountsResult maps order ids to successful charges.
 	ChargeCountsResult struct {
 		Charges map[string]int `json:"charges"`
@@ -226,6 +233,7 @@ func Contracts() []Contract {
 		{SubjectCharge + ".response", ChargeResult{}},
 		{SubjectRefund + ".request", Refund{}},
 		{SubjectRefund + ".response", RefundResult{}},
+		{SubjectSimulate + ".request", Simulate{}},
 		{EventOrderCreated, OrderCreatedV1{}},
 		{EventOrderConfirmed, OrderConfirmedV1{}},
 		{EventOrderCancelled, OrderCancelledV1{}},

@@ -38,7 +38,7 @@ func TestCommittedSchemasAreCurrent(t *testing.T) {
 
 func TestStreamsDoNotCaptureRequestSubjects(t *testing.T) {
 	requests := []string{schemas.SubjectCreateOrder, schemas.SubjectGetOrder, schemas.SubjectListProducts,
-		schemas.SubjectGetProduct, schemas.SubjectCharge, schemas.SubjectRefund, schemas.SubjectCharges}
+		schemas.SubjectGetProduct, schemas.SubjectCharge, schemas.SubjectRefund, schemas.SubjectCharges, schemas.SubjectSimulate}
 	events := []string{schemas.EventOrderCreated, schemas.EventOrderConfirmed, schemas.EventOrderCancelled,
 		schemas.EventStockReserved, schemas.EventStockRejected, schemas.EventStockReleased,
 		schemas.EventPaymentCharged, schemas.EventPaymentFailed, schemas.EventPaymentRefunded}

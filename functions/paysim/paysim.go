@@ -119,6 +119,11 @@ func (p *Provider) Refund(ctx context.Context, in schemas.Refund) (schemas.Refun
 	return schemas.RefundResult{Refunded: true, AmountCents: c.amount}, nil
 }
 
+func (p *Provider) simulate(_ context.Context, in schemas.Simulate) (schemas.Simulate, error) {
+	p.SetBehaviour(Config{Latency: time.Duration(in.LatencyMS) * time.Millisecond, FailureRate: in.FailureRate})
+	return in, nil
+}
+
 // Counts reports successful charges and refunds per order.
 func (p *Provider) Counts(context.Context, schemas.ChargeCounts) (schemas.ChargeCountsResult, error) {
 	p.mu.Lock()
@@ -143,6 +148,7 @@ func (p *Provider) Service() runtime.Service {
 			runtime.Func(runtime.FuncConfig{Name: "charge", Subject: schemas.SubjectCharge}, p.Charge),
 			runtime.Func(runtime.FuncConfig{Name: "refund", Subject: schemas.SubjectRefund}, p.Refund),
 			runtime.Func(runtime.FuncConfig{Name: "charges", Subject: schemas.SubjectCharges}, p.Counts),
+			runtime.Func(runtime.FuncConfig{Name: "simulate", Subject: schemas.SubjectSimulate, Description: "sets latency and failure rate"}, p.simulate),
 		},
 	}
 }

@@ -59,8 +59,10 @@ func RunNodeIfAsked() {
 	opts := &server.Options{
 		ServerName: s.Name, Host: "127.0.0.1", Port: s.Port, NoSigs: true, NoLog: true,
 		JetStream: true, StoreDir: s.StoreDir,
-		Cluster: server.ClusterOpts{Name: "natsfn-test", Host: "127.0.0.1", Port: s.ClusterPort},
-		Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+	}
+	if len(routes) > 0 {
+		opts.Cluster = server.ClusterOpts{Name: "natsfn-test", Host: "127.0.0.1", Port: s.ClusterPort}
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -77,17 +79,22 @@ func RunNodeIfAsked() {
 }
 
 // StartCluster starts three nodes and waits until each accepts clients.
-func StartCluster(t testing.TB) *Cluster {
+func StartCluster(t testing.TB) *Cluster { return StartNodes(t, 3) }
+
+// StartNodes starts n nodes (1: a standalone server; more: a cluster).
+func StartNodes(t testing.TB, n int) *Cluster {
 	t.Helper()
-	ports := freePorts(t, 6)
+	ports := freePorts(t, 2*n)
 	var routes []string
-	for i := range 3 {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3+i]))
+	for i := range n {
+		if n > 1 {
+			routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i]))
+		}
 	}
 	c := &Cluster{t: t}
-	for i := range 3 {
+	for i := range n {
 		c.nodes = append(c.nodes, &node{spec: nodeSpec{
-			Name: fmt.Sprintf("n%d", i+1), Port: ports[i], ClusterPort: ports[3+i],
+			Name: fmt.Sprintf("n%d", i+1), Port: ports[i], ClusterPort: ports[n+i],
 			Routes: routes, StoreDir: filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)),
 		}})
 	}
@@ -175,3 +182,6 @@ func freePorts(t testing.TB, n int) []int {
 	}
 	return ports
 }
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int { return freePorts(t, 1)[0] }
