@@ -33,6 +33,11 @@ type Config struct {
 	RequestTimeout time.Duration // how long a function may take to answer; default 10s
 	MaxBodyBytes   int64         // larger bodies get 413; default 1 MiB
 	MaxInFlight    int           // requests served at once before 429; default 1024
+	// ReadHeaderTimeout closes connections that do not finish their headers
+	// in time (slowloris); default 5s. IdleTimeout closes idle keep-alive
+	// connections; default 60s.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
 	Logger         *zerolog.Logger
 	Metrics        *metrics.Set
 }
@@ -49,6 +54,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1024
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
 	}
 	if c.Logger == nil {
 		l := zerolog.Nop()
@@ -82,10 +93,10 @@ func New(cfg Config, nc *nats.Conn, routes []Route) (*Gateway, error) {
 		bulkhead: bulkhead.New[any](uint(cfg.MaxInFlight))}
 	g.server = &http.Server{
 		Handler:           g.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
 	return g, nil
