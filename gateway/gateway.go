@@ -38,8 +38,8 @@ type Config struct {
 	// connections; default 60s.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
-	Logger         *zerolog.Logger
-	Metrics        *metrics.Set
+	Logger            *zerolog.Logger
+	Metrics           *metrics.Set
 }
 
 func (c *Config) setDefaults() {
