@@ -169,6 +169,12 @@ func chaosRun(t *testing.T, nodes int) {
 			case <-tick.C:
 			}
 			at := float64(time.Since(start)) / float64(run)
+			if at >= 1 {
+				if outageOn {
+					setProvider(admin, 0)
+				}
+				return // the load has stopped: let the system settle undisturbed
+			}
 			v := victims[rng.IntN(len(victims))]
 			v.kill()
 			kills.Add(1)

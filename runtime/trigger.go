@@ -196,10 +196,8 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
 	key := claimKey(t.b.service, t.b.fn.Name, logicalID)
-	state, rev, wait, err := rt.claims.claim(ctx, key)
-	cancel()
+	state, rev, wait, err := t.claim(msg, key)
 	switch {
 	case err != nil:
 		t.b.slots.release(slot)
@@ -219,7 +217,7 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 	}
 
 	code, errText, rev := t.invoke(msg, slot, logicalID, key, rev)
-	ctx, cancel = context.WithTimeout(rt.invokeCtx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
 	defer cancel()
 	switch {
 	case code == 0:
@@ -238,6 +236,31 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 			return
 		}
 		t.retry(msg, meta, errText, log)
+	}
+}
+
+// claim takes the event's claim. While another holder has it (a replica at
+// work on the other copy of the event, or one that died, whose claim goes
+// stale after AckWait), it waits within this delivery, keeping the
+// delivery alive, rather than spending deliveries on Naks: a Nak counts
+// toward MaxDeliver, and a run of them would dead-letter a healthy event.
+func (t *trigger) claim(msg jetstream.Msg, key string) (claimState, uint64, time.Duration, error) {
+	rt := t.b.rt
+	deadline := time.Now().Add(2 * rt.cfg.Events.AckWait)
+	for {
+		ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
+		state, rev, wait, err := rt.claims.claim(ctx, key)
+		cancel()
+		if err != nil || state != claimBusy || time.Now().After(deadline) {
+			return state, rev, wait, err
+		}
+		t.counts.deferred.Inc()
+		_ = msg.InProgress()
+		select {
+		case <-time.After(min(max(wait, 10*time.Millisecond), rt.cfg.Events.AckWait/3)):
+		case <-t.stopCtx.Done():
+			return claimBusy, 0, wait, nil
+		}
 	}
 }
 
