@@ -86,6 +86,10 @@ func TestChaos(t *testing.T) {
 	t.Run("three-node-cluster", func(t *testing.T) { chaosRun(t, 3) })
 }
 
+// The retry budget (30 deliveries, backoff up to 2s: about a minute)
+// outlasts every injected fault, so no event should run out of deliveries
+// and the dead-letter stream must stay empty; the order timeout is the
+// safety net the system has, not something the run should need.
 func chaosRun(t *testing.T, nodes int) {
 	run := duration()
 	cluster := testkit.StartNodes(t, nodes)
@@ -106,8 +110,8 @@ func chaosRun(t *testing.T, nodes int) {
 	var all []*process
 	fnArgs := func(svc string, port int) []string {
 		return []string{"run", svc, "--nats-url", url, "--admin-addr", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error",
-			"--replicas", fmt.Sprint(nodes), "--ack-wait", "2s", "--max-deliver", "10", "--retry-min", "100ms", "--retry-max", "1s",
-			"--order-timeout", "5m", "--shutdown-timeout", "2s"}
+			"--replicas", fmt.Sprint(nodes), "--ack-wait", "2s", "--max-deliver", "30", "--retry-min", "100ms", "--retry-max", "2s",
+			"--order-timeout", "2m", "--shutdown-timeout", "2s"}
 	}
 	newProcess := func(name string, args []string, ready string) *process {
 		p := &process{t: t, name: name, args: args, ready: ready}
