@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/internal/load"
@@ -94,18 +93,7 @@ func chaosRun(t *testing.T, nodes int) {
 	run := duration()
 	cluster := testkit.StartNodes(t, nodes)
 	url := cluster.URL()
-	admin, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	js, _ := jetstream.New(admin)
-	testkit.Eventually(t, 30*time.Second, "JetStream is up", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(ctx)
-		return err == nil
-	})
+	admin, js := testkit.WaitJetStream(t, url)
 
 	var all []*process
 	fnArgs := func(svc string, port int) []string {

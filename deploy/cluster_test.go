@@ -31,18 +31,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 	}
 	cluster := testkit.StartCluster(t)
 	url := cluster.URL()
-	admin, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	js, _ := jetstream.New(admin)
-	testkit.Eventually(t, 30*time.Second, "the JetStream cluster has a meta leader", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(ctx)
-		return err == nil
-	})
+	admin, js := testkit.WaitJetStream(t, url)
 
 	sim := paysim.New(paysim.Config{})
 	all := functions.All(functions.Config{Sim: sim})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +33,6 @@ type trigger struct {
 	stopCtx  context.Context
 	running  atomic.Int64  // events being processed
 	loopDone chan struct{} // closed when the consumer loop has ended
-	wg       sync.WaitGroup
 }
 
 // triggerCounts are the event-specific counters, in /metrics and in the
@@ -106,14 +104,12 @@ func (t *trigger) start() error {
 	}
 	t.iter = it
 	t.loopDone = make(chan struct{})
-	t.wg.Add(1)
 	go t.loop()
 	go t.watchPending()
 	return nil
 }
 
 func (t *trigger) loop() {
-	defer t.wg.Done()
 	defer close(t.loopDone)
 	for {
 		msg, err := t.iter.Next()
@@ -134,9 +130,7 @@ func (t *trigger) loop() {
 			continue
 		}
 		t.running.Add(1)
-		t.wg.Add(1)
 		go func() {
-			defer t.wg.Done()
 			defer t.running.Add(-1)
 			t.process(msg, slot)
 		}()

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A Cluster is three NATS servers with JetStream, each in its own process
@@ -185,3 +188,26 @@ func freePorts(t testing.TB, n int) []int {
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int { return freePorts(t, 1)[0] }
+
+// WaitJetStream connects to url as a client that reconnects quickly and
+// waits until JetStream answers (a fresh cluster elects its meta leader
+// first); the connection closes when the test ends.
+func WaitJetStream(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 30*time.Second, "JetStream answers", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err == nil
+	})
+	return nc, js
+}
