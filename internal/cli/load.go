@@ -25,20 +25,23 @@ func loadCommand() *ucli.Command {
 			"for every accepted order to reach confirmed or cancelled, watching each order's status.\n" +
 			"Exits non-zero if an accepted order never settles, or if --check-stock finds stock not\n" +
 			"conserved (run it on an otherwise idle system: available + reserved before = available\n" +
-			"after + confirmed quantities, nothing left reserved).",
+			"after + confirmed quantities, nothing left reserved).\n" +
+			"Every order carries an Idempotency-Key; an ambiguous answer (transport error, 5xx) is retried\n" +
+			"with the same key for --retry-for, so a lost reply never hides an order the saga settles.",
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "url", Usage: "gateway URL", Value: "http://127.0.0.1:8080", Sources: ucli.EnvVars("NATSFN_LOAD_URL")},
 			&ucli.StringFlag{Name: "nats-url", Usage: "drive the functions over NATS at this URL instead of the gateway", Sources: ucli.EnvVars("NATSFN_LOAD_NATS_URL")},
-			&ucli.IntFlag{Name: "concurrency", Usage: "clients placing orders at once", Value: 16},
-			&ucli.IntFlag{Name: "orders", Usage: "orders to place (or use --duration)"},
-			&ucli.DurationFlag{Name: "duration", Usage: "how long to place orders (or use --orders)"},
-			&ucli.Float64Flag{Name: "rate", Usage: "orders per second, open loop; 0 is closed loop"},
-			&ucli.Float64Flag{Name: "decline-ratio", Usage: "share of orders paid with tok_decline", Value: 0.1},
-			&ucli.Float64Flag{Name: "flaky-ratio", Usage: "share of orders paid with tok_flaky", Value: 0.1},
-			&ucli.IntFlag{Name: "max-quantity", Usage: "largest quantity of one item", Value: 3},
-			&ucli.DurationFlag{Name: "settle", Usage: "how long accepted orders get to reach a final status", Value: 30 * time.Second},
-			&ucli.BoolFlag{Name: "check-stock", Usage: "verify stock conservation afterwards"},
-			&ucli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+			&ucli.IntFlag{Name: "concurrency", Usage: "clients placing orders at once", Value: 16, Sources: ucli.EnvVars("NATSFN_LOAD_CONCURRENCY")},
+			&ucli.IntFlag{Name: "orders", Usage: "orders to place (or use --duration)", Sources: ucli.EnvVars("NATSFN_LOAD_ORDERS")},
+			&ucli.DurationFlag{Name: "duration", Usage: "how long to place orders (or use --orders)", Sources: ucli.EnvVars("NATSFN_LOAD_DURATION")},
+			&ucli.Float64Flag{Name: "rate", Usage: "orders per second, open loop; 0 is closed loop", Sources: ucli.EnvVars("NATSFN_LOAD_RATE")},
+			&ucli.Float64Flag{Name: "decline-ratio", Usage: "share of orders paid with tok_decline", Value: 0.1, Sources: ucli.EnvVars("NATSFN_LOAD_DECLINE_RATIO")},
+			&ucli.Float64Flag{Name: "flaky-ratio", Usage: "share of orders paid with tok_flaky", Value: 0.1, Sources: ucli.EnvVars("NATSFN_LOAD_FLAKY_RATIO")},
+			&ucli.IntFlag{Name: "max-quantity", Usage: "largest quantity of one item", Value: 3, Sources: ucli.EnvVars("NATSFN_LOAD_MAX_QUANTITY")},
+			&ucli.DurationFlag{Name: "settle", Usage: "how long accepted orders get to reach a final status", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_LOAD_SETTLE")},
+			&ucli.DurationFlag{Name: "retry-for", Usage: "how long an order with an ambiguous answer (transport error, 5xx) is sent again under its Idempotency-Key; 0s never retries", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_LOAD_RETRY_FOR")},
+			&ucli.BoolFlag{Name: "check-stock", Usage: "verify stock conservation afterwards", Sources: ucli.EnvVars("NATSFN_LOAD_CHECK_STOCK")},
+			&ucli.BoolFlag{Name: "json", Usage: "print the summary as JSON", Sources: ucli.EnvVars("NATSFN_LOAD_JSON")},
 		}, natsAuthFlags()...),
 		Action: runLoad,
 	}
@@ -82,7 +85,7 @@ func runLoad(ctx context.Context, cmd *ucli.Command) error {
 		Client: client, Concurrency: cmd.Int("concurrency"), Orders: cmd.Int("orders"), Duration: cmd.Duration("duration"),
 		Rate: cmd.Float64("rate"), Products: products, MaxQuantity: cmd.Int("max-quantity"),
 		DeclineRatio: cmd.Float64("decline-ratio"), FlakyRatio: cmd.Float64("flaky-ratio"),
-		Settle: cmd.Duration("settle"), Seed: uint64(time.Now().UnixNano()),
+		Settle: cmd.Duration("settle"), RetryFor: retryFor(cmd.Duration("retry-for")), Seed: uint64(time.Now().UnixNano()),
 	}
 	errw := cmd.Root().ErrWriter
 	if errw == nil {
@@ -113,9 +116,12 @@ func runLoad(ctx context.Context, cmd *ucli.Command) error {
 	var stockErr error
 	if cmd.Bool("check-stock") {
 		after, err := client.Products(ctx)
-		if err == nil {
+		switch {
+		case rep.Unknown > 0:
+			stockErr = fmt.Errorf("cannot be checked: %d orders never got a definite answer (raise --retry-for)", rep.Unknown)
+		case err == nil:
 			stockErr = load.CheckStock(before, after, rep.Confirmed())
-		} else {
+		default:
 			stockErr = err
 		}
 		sum.Stock = "ok"
@@ -138,4 +144,12 @@ func runLoad(ctx context.Context, cmd *ucli.Command) error {
 		return fmt.Errorf("stock is not conserved: %w", stockErr)
 	}
 	return nil
+}
+
+// retryFor maps the flag (0: never retry) onto load.Config (0: default).
+func retryFor(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -19,9 +19,11 @@ import (
 // Client is how orders are placed and watched: through the HTTP gateway or
 // straight over NATS.
 type Client interface {
-	// Place sends an order; code is the HTTP status (or the function's
-	// status over NATS, 202 on success; 0 for a transport failure).
-	Place(ctx context.Context, o schemas.CreateOrder) (id string, code int)
+	// Place sends an order under an Idempotency-Key, so sending it again
+	// with the same key cannot create a second order; code is the HTTP
+	// status (or the function's status over NATS, 202 on success; 0 for a
+	// transport failure).
+	Place(ctx context.Context, o schemas.CreateOrder, key string) (id string, code int)
 	Order(ctx context.Context, id string) (schemas.Order, error)
 	Products(ctx context.Context) ([]schemas.Product, error)
 }
@@ -38,13 +40,16 @@ func NewHTTP(url string, concurrency int) *HTTP {
 		Transport: &http.Transport{MaxIdleConns: concurrency * 4, MaxIdleConnsPerHost: concurrency * 4}}}
 }
 
-func (h *HTTP) Place(ctx context.Context, o schemas.CreateOrder) (string, int) {
+func (h *HTTP) Place(ctx context.Context, o schemas.CreateOrder, key string) (string, int) {
 	body, _ := json.Marshal(o)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL+"/orders", bytes.NewReader(body))
 	if err != nil {
 		return "", 0
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set(schemas.HeaderIdempotencyKey, key)
+	}
 	resp, err := h.Client.Do(req)
 	if err != nil {
 		return "", 0
@@ -94,10 +99,19 @@ func (n *NATS) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, max(n.Timeout, 10*time.Second))
 }
 
-func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder) (string, int) {
+func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder, key string) (string, int) {
 	ctx, cancel := n.ctx(ctx)
 	defer cancel()
-	acc, err := runtime.Call[schemas.OrderAccepted](ctx, n.Conn, schemas.SubjectCreateOrder, o)
+	msg := nats.NewMsg(schemas.SubjectCreateOrder)
+	msg.Data, _ = json.Marshal(o)
+	if key != "" {
+		msg.Header.Set(schemas.HeaderIdempotencyKey, key)
+	}
+	reply, err := runtime.RequestMsg(ctx, n.Conn, msg)
+	var acc schemas.OrderAccepted
+	if err == nil {
+		err = json.Unmarshal(reply.Data, &acc)
+	}
 	var e *runtime.Error
 	switch {
 	case err == nil:

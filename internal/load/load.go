@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nuid"
 
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -29,7 +32,13 @@ type Config struct {
 	DeclineRatio float64       // share of orders paid with tok_decline
 	FlakyRatio   float64       // share paid with tok_flaky
 	Settle       time.Duration // how long accepted orders get to finish; default 30s
-	Seed         uint64
+	// RetryFor is how long an order whose answer was ambiguous (a transport
+	// error, 500, 502, 503 or 504: it may or may not have been stored) is
+	// sent again under its Idempotency-Key before it counts as unknown;
+	// default 30s, negative never retries. Without it a lost answer hides
+	// an order that the saga goes on to settle.
+	RetryFor time.Duration
+	Seed     uint64
 	// Progress, if set, is called about every second while orders are placed.
 	Progress func(p Progress)
 }
@@ -50,13 +59,16 @@ type Order struct {
 	Settled time.Duration // POST to terminal status; 0 if it never settled
 	Status  string
 	Reason  string
+	Tries   int // POSTs it took to get a definite answer
 }
 
 // Report is what a run measured.
 type Report struct {
 	Attempted  int
 	Accepted   []*Order
-	Codes      map[int]int // HTTP status counts of POST /orders (0: transport error)
+	Codes      map[int]int // final HTTP status of each attempted order's POSTs (0: transport error)
+	Retried    int         // orders sent more than once after an ambiguous answer
+	Unknown    int         // orders still without a definite answer when RetryFor ran out
 	PlaceTime  time.Duration
 	SettleTime time.Duration // from the first POST until the last order settled
 	Unsettled  int
@@ -80,6 +92,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Settle <= 0 {
 		c.Settle = 30 * time.Second
+	}
+	if c.RetryFor == 0 {
+		c.RetryFor = 30 * time.Second
 	}
 	if c.DeclineRatio < 0 || c.FlakyRatio < 0 || c.DeclineRatio+c.FlakyRatio > 1 {
 		return errors.New("load: decline and flaky ratios must be >= 0 and add up to at most 1")
@@ -154,15 +169,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 	}
 
+	// Keys name this run's orders: unique across runs against one system.
+	run := nuid.Next()
 	var wg sync.WaitGroup
 	for c := range cfg.Concurrency {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(c)))
 		wg.Go(func() {
 			for range tickets {
-				attempted.Add(1)
-				o, code := place(ctx, cfg, rng)
+				n := attempted.Add(1)
+				o, code, tries := place(ctx, cfg, rng, fmt.Sprintf("load-%s-%d", run, n))
 				mu.Lock()
 				rep.Codes[code]++
+				if tries > 1 {
+					rep.Retried++
+				}
+				if ambiguous(code) {
+					rep.Unknown++
+				}
 				if o != nil {
 					rep.Accepted = append(rep.Accepted, o)
 				}
@@ -201,8 +224,10 @@ done:
 	return rep, nil
 }
 
-// place sends one random order and returns it if accepted, with its status.
-func place(ctx context.Context, cfg Config, rng *rand.Rand) (*Order, int) {
+// place sends one random order and returns it if accepted, with the last
+// status code and how many POSTs it took. An ambiguous answer is followed by
+// the same order under the same key until a definite one or RetryFor.
+func place(ctx context.Context, cfg Config, rng *rand.Rand, key string) (*Order, int, int) {
 	var items []schemas.OrderItem
 	for range 1 + rng.IntN(3) {
 		items = append(items, schemas.OrderItem{ProductID: cfg.Products[rng.IntN(len(cfg.Products))], Quantity: 1 + rng.IntN(cfg.MaxQuantity)})
@@ -214,12 +239,35 @@ func place(ctx context.Context, cfg Config, rng *rand.Rand) (*Order, int) {
 	case r < cfg.DeclineRatio+cfg.FlakyRatio:
 		token = "tok_flaky"
 	}
+	order := schemas.CreateOrder{CustomerID: fmt.Sprintf("load-%d", rng.IntN(1000)), Items: items, PaymentToken: token}
 	start := time.Now()
-	id, code := cfg.Client.Place(ctx, schemas.CreateOrder{CustomerID: fmt.Sprintf("load-%d", rng.IntN(1000)), Items: items, PaymentToken: token})
-	if id == "" {
-		return nil, code
+	giveUp := start.Add(cfg.RetryFor)
+	backoff := 50 * time.Millisecond
+	for tries := 1; ; tries++ {
+		id, code := cfg.Client.Place(ctx, order, key)
+		if id != "" {
+			return &Order{ID: id, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: schemas.StatusPending, Tries: tries}, code, tries
+		}
+		if !ambiguous(code) || time.Now().Add(backoff).After(giveUp) {
+			return nil, code, tries
+		}
+		select {
+		case <-ctx.Done():
+			return nil, code, tries
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
-	return &Order{ID: id, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: schemas.StatusPending}, code
+}
+
+// ambiguous reports an answer that does not say whether the order was
+// stored: the request or its reply may have been lost on the way.
+func ambiguous(code int) bool {
+	switch code {
+	case 0, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // watcher polls pending orders until each reaches a terminal status.

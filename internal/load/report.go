@@ -38,6 +38,8 @@ type Summary struct {
 	Accepted      int            `json:"accepted"`
 	Completed     int            `json:"completed"`
 	Unsettled     int            `json:"unsettled"`
+	Retried       int            `json:"retried"`
+	Unknown       int            `json:"unknown"`
 	AcceptedRate  float64        `json:"accepted_per_second"`
 	CompletedRate float64        `json:"completed_per_second"`
 	Accept        Latencies      `json:"accept_latency"`
@@ -49,7 +51,7 @@ type Summary struct {
 
 // Summary computes rates and latency percentiles.
 func (r *Report) Summary() Summary {
-	s := Summary{Attempted: r.Attempted, Accepted: len(r.Accepted), Unsettled: r.Unsettled,
+	s := Summary{Attempted: r.Attempted, Accepted: len(r.Accepted), Unsettled: r.Unsettled, Retried: r.Retried, Unknown: r.Unknown,
 		Outcomes: r.Outcomes(), Codes: map[string]int{}}
 	var accept, e2e []time.Duration
 	var last time.Duration
@@ -94,7 +96,13 @@ func (s Summary) Table(w io.Writer) {
 	row("accepted (POST → 202)", s.Accepted, s.AcceptedRate, s.Accept)
 	row("completed (POST → final status)", s.Completed, s.CompletedRate, s.EndToEnd)
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\nattempted %d; outcomes: %s; responses: %s\n", s.Attempted, counts(s.Outcomes), counts(s.Codes))
+	fmt.Fprintf(w, "\nattempted %d; outcomes: %s; final responses: %s\n", s.Attempted, counts(s.Outcomes), counts(s.Codes))
+	if s.Retried > 0 {
+		fmt.Fprintf(w, "%d orders were sent again under their Idempotency-Key after an ambiguous answer\n", s.Retried)
+	}
+	if s.Unknown > 0 {
+		fmt.Fprintf(w, "UNKNOWN: %d orders never got a definite answer; they may exist, so stock checks cannot count them\n", s.Unknown)
+	}
 	if s.Unsettled > 0 {
 		fmt.Fprintf(w, "NOT SETTLED: %d accepted orders never reached a final status\n", s.Unsettled)
 	}
