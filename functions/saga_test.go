@@ -1,14 +1,17 @@
 package functions_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -170,4 +173,37 @@ func TestCorrelationIDReachesEveryStep(t *testing.T) {
 	if r := s.do(http.MethodGet, "/products", nil); r.header.Get("X-Correlation-ID") == "" {
 		t.Fatal("no correlation id generated")
 	}
+}
+
+// TestStockHeldByADeadLetteredReservationComesBack: reserve holds the first
+// item, then fails on every delivery (the second product's record is
+// corrupt) and its event goes to the dead-letter stream. The order times
+// out, and the cancellation gives back the stock reserve had held.
+func TestStockHeldByADeadLetteredReservationComesBack(t *testing.T) {
+	s := startSystem(t, options{orders: orders.Config{Timeout: time.Second, SweepEvery: 50 * time.Millisecond}})
+	ctx := context.Background()
+	kv, err := s.js.KeyValue(ctx, inventory.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "product.sku-zz", []byte("{corrupt")); err != nil {
+		t.Fatal(err)
+	}
+	id := s.placeOrder("tok_visa", item("sku-1", 4), item("sku-zz", 1))
+	o := s.settle(id)
+	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "timed out") {
+		t.Fatalf("order %+v", o)
+	}
+	d, err := runtime.OpenDeadLetters(ctx, s.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the reservation is dead-lettered", func() bool {
+		list, err := d.List(ctx)
+		return err == nil && len(list) == 1 && list[0].Function == "reserve"
+	})
+	testkit.Eventually(t, 10*time.Second, "sku-1 given back", func() bool {
+		p, err := runtime.GetJSON[schemas.Product](ctx, kv, "product.sku-1")
+		return err == nil && p.Available == 10 && p.Reserved == 0
+	})
 }

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"errors"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -11,57 +10,67 @@ import (
 )
 
 // reserve holds every item of a new order, or none, and says which.
+//
+// The reservation is recorded as "holding", with its items, before any
+// stock is touched: whatever happens next (a crash between two items, the
+// event dead-lettered, the order cancelled meanwhile), release knows what
+// this order may hold and gives it back.
 func reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
 	kv, err := runtime.KV(ctx, Bucket)
 	if err != nil {
 		return struct{}{}, err
 	}
-	// A decision taken before (a redelivery, or a cancel that came first)
-	// is announced again rather than taken twice.
-	if prev, err := runtime.GetJSON[reservation](ctx, kv, reservationKey(in.OrderID)); err == nil {
-		return struct{}{}, announce(ctx, in, prev)
-	} else if !errors.Is(err, runtime.ErrKeyNotFound) {
+	items := merged(in.Items)
+	prev, _, err := runtime.CreateOrGet(ctx, kv, reservationKey(in.OrderID), reservation{State: stateHolding, Items: items})
+	if err != nil {
 		return struct{}{}, err
 	}
+	switch prev.State {
+	case stateHolding:
+		// First delivery, or a redelivery after a crash mid-way: holds
+		// already taken are kept (hold is idempotent per order).
+	case stateReleased:
+		// Cancelled while (or before) an earlier delivery held stock.
+		return struct{}{}, unholdAll(ctx, kv, in.OrderID, items)
+	default:
+		// Decided before: say it again rather than decide twice.
+		return struct{}{}, announce(ctx, in, prev)
+	}
 
-	items := merged(in.Items)
 	var total int64
 	for _, it := range items {
-		err := hold(ctx, kv, it.ProductID, in.OrderID, int64(it.Quantity))
+		price, err := hold(ctx, kv, it.ProductID, in.OrderID, int64(it.Quantity))
 		if rej, ok := asRejection(err); ok {
 			// All or nothing: give back what this order holds so far.
-			for _, back := range items {
-				if err := unhold(ctx, kv, back.ProductID, in.OrderID, false); err != nil {
-					return struct{}{}, err
-				}
+			if err := unholdAll(ctx, kv, in.OrderID, items); err != nil {
+				return struct{}{}, err
 			}
 			return struct{}{}, decide(ctx, kv, in, reservation{State: stateRejected, ProductID: rej.productID, Reason: rej.reason})
 		}
 		if err != nil {
-			return struct{}{}, err // transient: the runtime retries; holds already taken are kept
+			return struct{}{}, err // transient: the runtime retries
 		}
-		p, err := runtime.GetJSON[product](ctx, kv, productKey(it.ProductID))
-		if err != nil {
-			return struct{}{}, err
-		}
-		total += p.PriceCents * int64(it.Quantity)
+		total += price * int64(it.Quantity)
 	}
 	return struct{}{}, decide(ctx, kv, in, reservation{State: stateReserved, Items: items, TotalCents: total})
 }
 
-// decide records the outcome once and announces whichever outcome won.
+// decide moves the reservation from holding to its outcome and announces
+// whichever outcome is stored. A release that came first wins: then the
+// stock this delivery held goes back.
 func decide(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, r reservation) error {
-	stored, _, err := runtime.CreateOrGet(ctx, kv, reservationKey(in.OrderID), r)
+	stored, err := runtime.Mutate(ctx, kv, reservationKey(in.OrderID), func(cur *reservation, exists bool) error {
+		if exists && cur.State != stateHolding {
+			return runtime.ErrNoChange
+		}
+		*cur = r
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if stored.State == stateReleased && r.State == stateReserved {
-		// The order was cancelled while we held its stock: give it back.
-		for _, it := range r.Items {
-			if err := unhold(ctx, kv, it.ProductID, in.OrderID, false); err != nil {
-				return err
-			}
-		}
+	if stored.State == stateReleased {
+		return unholdAll(ctx, kv, in.OrderID, in.Items)
 	}
 	return announce(ctx, in, stored)
 }
@@ -76,4 +85,14 @@ func announce(ctx context.Context, in schemas.OrderCreatedV1, r reservation) err
 		return runtime.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: r.TotalCents, PaymentToken: in.PaymentToken}, id)
 	}
 	return nil // released: the order is already cancelled
+}
+
+// unholdAll gives back whatever the order holds of these items.
+func unholdAll(ctx context.Context, kv jetstream.KeyValue, orderID string, items []schemas.OrderItem) error {
+	for _, it := range merged(items) {
+		if err := unhold(ctx, kv, it.ProductID, orderID, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ func commit(ctx context.Context, in schemas.OrderConfirmedV1) (struct{}, error) 
 
 // release gives a cancelled order's held stock back. If the order was
 // cancelled before it was ever reserved, the tombstone stops a late
-// reservation from holding stock for it.
+// reservation from holding stock for it; if reserve is holding stock right
+// now, the stock it held so far comes back here and the rest in reserve.
 func release(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
 	if err := settle(ctx, in.OrderID, stateReleased); err != nil {
 		return struct{}{}, err
@@ -38,6 +39,9 @@ func settle(ctx context.Context, orderID, final string) error {
 		case r.State == final:
 			items = r.Items // a retry after a crash mid-way: finish the holds
 			return runtime.ErrNoChange
+		case r.State == stateHolding && final == stateReleased:
+			// Cancelled while reserve holds stock: give back whatever it
+			// took; reserve gives back what it takes after this.
 		case r.State != stateReserved:
 			return runtime.Conflict("order %s: stock already %s, cannot be %s", orderID, r.State, final)
 		}

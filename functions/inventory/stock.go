@@ -28,7 +28,7 @@ type (
 	// reservation is the inventory's memory of one order: what it decided,
 	// so a redelivered event gets the same answer.
 	reservation struct {
-		State      string              `json:"state"` // reserved | rejected | committed | released
+		State      string              `json:"state"` // holding | reserved | rejected | committed | released
 		Items      []schemas.OrderItem `json:"items,omitempty"`
 		TotalCents int64               `json:"total_cents"`
 		ProductID  string              `json:"product_id,omitempty"`
@@ -37,6 +37,7 @@ type (
 )
 
 const (
+	stateHolding   = "holding" // items recorded, stock being held
 	stateReserved  = "reserved"
 	stateRejected  = "rejected"
 	stateCommitted = "committed"
@@ -57,9 +58,10 @@ type rejection struct {
 
 func (r *rejection) Error() string { return r.reason }
 
-// hold takes qty of a product for an order, unless the order holds it already.
-func hold(ctx context.Context, kv jetstream.KeyValue, productID, orderID string, qty int64) error {
-	_, err := runtime.Mutate(ctx, kv, productKey(productID), func(p *product, exists bool) error {
+// hold takes qty of a product for an order, unless the order holds it
+// already, and returns the product's unit price.
+func hold(ctx context.Context, kv jetstream.KeyValue, productID, orderID string, qty int64) (int64, error) {
+	p, err := runtime.Mutate(ctx, kv, productKey(productID), func(p *product, exists bool) error {
 		if !exists {
 			return &rejection{productID, fmt.Sprintf("unknown product %s", productID)}
 		}
@@ -77,7 +79,7 @@ func hold(ctx context.Context, kv jetstream.KeyValue, productID, orderID string,
 		p.Holds[orderID] = qty
 		return nil
 	})
-	return err
+	return p.PriceCents, err
 }
 
 // unhold ends an order's hold on a product: back to available (release) or
