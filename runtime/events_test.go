@@ -425,3 +425,46 @@ func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
 		t.Fatalf("calls=%d redelivered=%d; a running invocation must not be redelivered", calls.Load(), info.NumRedelivered)
 	}
 }
+
+// TestIdempotentFunctionRunsWithoutClaims: a function declared Idempotent
+// takes no claim, so a second copy of a logical event (a replay under a
+// new message id) runs it again; its output keeps its derived id and the
+// stream stores it once.
+func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
+	srv := startNATS(t)
+	inv := newInventory()
+	svc := inv.service("1.0.0", "orders.created.v1")
+	svc.Functions[0].Idempotent = true
+	startRuntime(t, srv.ClientURL(), replicaConfig(), svc)
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+
+	publishEvent(t, js, "orders.created.v1", "idem-1", orderCreatedV1{OrderID: "idem-1", Qty: 1})
+	eventually(t, 10*time.Second, "the first copy runs", func() bool {
+		return inv.callsFor("idem-1") == 1 && settled(t, js, "ORDERS", reserveV1)
+	})
+	again := nats.NewMsg("orders.created.v1")
+	again.Data = []byte(`{"order_id":"idem-1","qty":1}`)
+	for k, v := range map[string]string{runtime.HeaderCESpecVersion: "1.0", runtime.HeaderCEID: "idem-1",
+		runtime.HeaderCESource: "test", runtime.HeaderCEType: "orders.created.v1", nats.MsgIdHdr: "idem-1|replayed"} {
+		again.Header.Set(k, v)
+	}
+	if _, err := js.PublishMsg(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the second copy runs too", func() bool {
+		return inv.callsFor("idem-1") == 2 && settled(t, js, "ORDERS", reserveV1)
+	})
+	if n := len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")); n != 1 {
+		t.Errorf("%d inventory.reserved.v1 events, want the derived id to keep one", n)
+	}
+	kv, err := js.KeyValue(context.Background(), runtime.ClaimsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := kv.ListKeys(context.Background()); err == nil {
+		for k := range keys.Keys() {
+			t.Errorf("claim %s taken for an idempotent function", k)
+		}
+	}
+}

@@ -31,6 +31,14 @@ type (
 		// the function: one durable JetStream consumer each, shared by all
 		// replicas. A function with triggers still answers requests too.
 		On []string
+		// Idempotent says the function may run more than once for one event
+		// without harm: it decides with compare-and-set and emits with
+		// derived ids, so a second run changes and publishes nothing new.
+		// The runtime then skips its per-event claim (two KV writes per
+		// event) and a redelivery simply runs it again. Leave it false and
+		// the runtime runs the function once per logical event, also when a
+		// v1 and a v2 copy of the event both reach it.
+		Idempotent bool
 		// Result, if set, is the event type the function's output is published
 		// as after a successful invocation, e.g. "payment.charged.v1".
 		Result string

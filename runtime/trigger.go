@@ -190,24 +190,17 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 		return
 	}
 
-	key := claimKey(t.b.service, t.b.fn.Name, logicalID)
-	state, rev, wait, err := t.claim(msg, key)
-	switch {
-	case err != nil:
-		t.b.slots.release(slot)
-		log.Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
-		t.retry(msg, meta, "claim: "+err.Error(), log)
-		return
-	case state == claimFinished:
-		t.b.slots.release(slot)
-		t.counts.duplicates.Inc()
-		_ = msg.Ack()
-		return
-	case state == claimBusy:
-		t.b.slots.release(slot)
-		t.counts.deferred.Inc()
-		_ = msg.NakWithDelay(max(wait, 10*time.Millisecond))
-		return
+	// An idempotent function runs without a claim (key stays empty).
+	var key string
+	var rev uint64
+	if !t.b.fn.Idempotent {
+		key = claimKey(t.b.service, t.b.fn.Name, logicalID)
+		var state claimState
+		var wait time.Duration
+		state, rev, wait, err = t.claim(msg, key)
+		if !t.claimed(msg, meta, slot, state, wait, err, log) {
+			return
+		}
 	}
 
 	code, errText, rev := t.invoke(msg, slot, logicalID, key, rev)
@@ -215,21 +208,53 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 	defer cancel()
 	switch {
 	case code == 0:
-		if err := rt.claims.finish(ctx, key, rev); err != nil {
-			log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
+		if key != "" {
+			if err := rt.claims.finish(ctx, key, rev); err != nil {
+				log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
+			}
 		}
 		t.counts.acked.Inc() // counted first: once acked, an observer may look
 		_ = msg.Ack()
 	case code >= 400 && code < 500:
-		_ = rt.claims.release(ctx, key, rev)
+		t.releaseClaim(ctx, key, rev)
 		t.deadLetter(msg, meta, ClassPermanent, errText, log)
 	default:
-		_ = rt.claims.release(ctx, key, rev)
+		t.releaseClaim(ctx, key, rev)
 		if meta.NumDelivered >= uint64(ev.MaxDeliver) {
 			t.deadLetter(msg, meta, ClassExhausted, errText, log)
 			return
 		}
 		t.retry(msg, meta, errText, log)
+	}
+}
+
+// claimed settles an event whose claim was not ours to take (an error, a
+// finished duplicate, a busy holder) and reports whether to go ahead.
+func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, slot int, state claimState, wait time.Duration, err error, log zerolog.Logger) bool {
+	switch {
+	case err != nil:
+		t.b.slots.release(slot)
+		log.Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
+		t.retry(msg, meta, "claim: "+err.Error(), log)
+		return false
+	case state == claimFinished:
+		t.b.slots.release(slot)
+		t.counts.duplicates.Inc()
+		_ = msg.Ack()
+		return false
+	case state == claimBusy:
+		t.b.slots.release(slot)
+		t.counts.deferred.Inc()
+		_ = msg.NakWithDelay(max(wait, 10*time.Millisecond))
+		return false
+	}
+	return true
+}
+
+// releaseClaim gives up a claim after a failure, so that a retry may take it.
+func (t *trigger) releaseClaim(ctx context.Context, key string, rev uint64) {
+	if key != "" {
+		_ = t.b.rt.claims.release(ctx, key, rev)
 	}
 }
 
@@ -302,6 +327,9 @@ func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev
 			return e.Code, e.Error(), rev
 		case <-tick.C:
 			_ = msg.InProgress()
+			if key == "" {
+				continue
+			}
 			rctx, rcancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
 			if nrev, err := rt.claims.refresh(rctx, key, rev); err == nil {
 				rev = nrev

@@ -88,11 +88,11 @@ func Service(cfg Config) runtime.Service {
 		Buckets:     []runtime.Bucket{{Name: Bucket}},
 		Functions: []*runtime.Function{
 			runtime.Func(runtime.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
-				On: []string{schemas.EventStockReserved}, Stats: p.stats,
+				On: []string{schemas.EventStockReserved}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentCharged, schemas.EventPaymentFailed, schemas.EventPaymentRefunded},
 				Calls: []string{schemas.SubjectCharge, schemas.SubjectRefund}}, p.chargeOrder),
 			runtime.Func(runtime.FuncConfig{Name: "refund", Description: "refunds a cancelled order if it was charged",
-				On: []string{schemas.EventOrderCancelled}, Stats: p.stats,
+				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentRefunded}, Calls: []string{schemas.SubjectRefund}}, p.refundOrder),
 		},
 	}
