@@ -43,6 +43,15 @@ func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, 
 // retries. change returning ErrNoChange skips the write; any other error
 // aborts. The value as stored is returned.
 func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(v *T, exists bool) error) (T, error) {
+	// Writers of one key in this process take turns: a compare-and-set they
+	// would lose to each other costs a read, a decode and a write for nothing.
+	// Other processes are still kept apart by the compare-and-set.
+	unlock, err := keyLocks.lock(ctx, kv.Bucket()+"/"+key)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		var v T
 		var rev uint64
