@@ -63,14 +63,25 @@ func (p *process) kill() {
 
 func (p *process) waitReady(within time.Duration) {
 	p.t.Helper()
-	testkit.Eventually(p.t, within, p.name+" is ready", func() bool {
+	start := time.Now()
+	last := "no answer yet"
+	ok := testkit.Poll(within, func() bool {
 		resp, err := http.Get(p.ready)
 		if err != nil {
+			last = err.Error()
 			return false
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		last = fmt.Sprintf("%s %s", resp.Status, body)
 		return resp.StatusCode == http.StatusOK
 	})
+	if !ok {
+		p.t.Fatalf("%s not ready within %s; last /readyz: %s", p.name, within, last)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		p.t.Logf("%s took %s to get ready", p.name, d.Round(time.Second))
+	}
 }
 
 func duration() time.Duration {

@@ -209,6 +209,7 @@ func (rt *Runtime) register(runCtx context.Context) error {
 // A configuration JetStream refuses for good (an APIError other than 503)
 // stops the start at once.
 func (rt *Runtime) declare(ctx context.Context) error {
+	const declareAttempt = 3 * time.Second
 	policy := retrypolicy.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool { return err != nil && infrastructure(err) }).
 		WithMaxRetries(-1).
@@ -218,7 +219,11 @@ func (rt *Runtime) declare(ctx context.Context) error {
 			rt.log.Warn().AnErr("cause", e.LastError()).Dur("retry_in", e.Delay).Msg("JetStream cannot create streams and buckets yet; retrying")
 		}).Build()
 	return failsafe.With(policy).WithContext(ctx).Run(func() error {
-		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		// Short attempts: when replicas declare the same R3 stream at once,
+		// some requests get no answer at all (the stream is being created by
+		// another's request); the next attempt finds it and moves on. Every
+		// declaration is create-or-update, so an attempt may redo them all.
+		dctx, cancel := context.WithTimeout(ctx, declareAttempt)
 		defer cancel()
 		if err := rt.declareEvents(dctx); err != nil {
 			return err

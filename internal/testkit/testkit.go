@@ -44,13 +44,22 @@ func Connect(t testing.TB, url string) *nats.Conn {
 // Eventually polls cond until it holds, failing the test after within.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(within, cond) {
+		t.Fatalf("not true within %s: %s", within, what)
+	}
+}
+
+// Poll checks cond every 10ms until it holds (true) or within has passed
+// (false), for callers that explain a failure themselves.
+func Poll(within time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %s", within, what)
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }
 
 // Buffer collects output written from many goroutines, such as log lines.
