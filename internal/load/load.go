@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/nats-io/nuid"
 
 	"github.com/natsfn/natsfn/schemas"
@@ -241,23 +243,35 @@ func place(ctx context.Context, cfg Config, rng *rand.Rand, key string) (*Order,
 	}
 	order := schemas.CreateOrder{CustomerID: fmt.Sprintf("load-%d", rng.IntN(1000)), Items: items, PaymentToken: token}
 	start := time.Now()
-	giveUp := start.Add(cfg.RetryFor)
-	backoff := 50 * time.Millisecond
-	for tries := 1; ; tries++ {
+	tries := 0
+	placed, _ := failsafe.With(resendPolicy(cfg.RetryFor)).WithContext(ctx).Get(func() (placement, error) {
+		tries++
 		id, code := cfg.Client.Place(ctx, order, key)
-		if id != "" {
-			return &Order{ID: id, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: schemas.StatusPending, Tries: tries}, code, tries
-		}
-		if !ambiguous(code) || time.Now().Add(backoff).After(giveUp) {
-			return nil, code, tries
-		}
-		select {
-		case <-ctx.Done():
-			return nil, code, tries
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		return placement{id, code}, nil
+	})
+	if placed.id == "" {
+		return nil, placed.code, tries
 	}
+	return &Order{ID: placed.id, Items: items, Token: token, Placed: start, Accept: time.Since(start), Status: schemas.StatusPending, Tries: tries}, placed.code, tries
+}
+
+// placement is one POST's answer: the order id if accepted, and the status.
+type placement struct {
+	id   string
+	code int
+}
+
+// resendPolicy resends an order whose answer was ambiguous, with backoff,
+// for up to retryFor (negative: never); after that the last answer stands.
+func resendPolicy(retryFor time.Duration) retrypolicy.RetryPolicy[placement] {
+	b := retrypolicy.NewBuilder[placement]().
+		HandleIf(func(p placement, _ error) bool { return p.id == "" && ambiguous(p.code) }).
+		WithBackoff(50*time.Millisecond, 2*time.Second).
+		ReturnLastFailure()
+	if retryFor < 0 {
+		return b.WithMaxRetries(0).Build()
+	}
+	return b.WithMaxRetries(-1).WithMaxDuration(retryFor).Build()
 }
 
 // ambiguous reports an answer that does not say whether the order was

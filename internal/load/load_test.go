@@ -29,6 +29,12 @@ func TestSummaryPercentilesAndRates(t *testing.T) {
 	if !strings.Contains(b.String(), "accepted (POST → 202)") || !strings.Contains(b.String(), "503 1") {
 		t.Fatalf("table:\n%s", b.String())
 	}
+	r.Retried, r.Unknown = 2, 1
+	b.Reset()
+	r.Summary().Table(&b)
+	if !strings.Contains(b.String(), "2 orders were sent again") || !strings.Contains(b.String(), "UNKNOWN: 1 orders") {
+		t.Fatalf("table does not report resent and unknown orders:\n%s", b.String())
+	}
 	if c := r.Confirmed(); c["p"] != 6 {
 		t.Fatalf("confirmed %v", c)
 	}
