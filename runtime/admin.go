@@ -43,7 +43,11 @@ func (rt *Runtime) adminMux() *http.ServeMux {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 			return
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": rt.notReadyReasons()})
+		body := map[string]any{"status": "not ready", "reasons": rt.notReadyReasons()}
+		if wait, ok := rt.progress.waiting(); ok {
+			body["waiting_for"] = wait
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -61,7 +65,11 @@ func (rt *Runtime) notReadyReasons() []string {
 		r = append(r, "not connected to NATS")
 	}
 	if !rt.registered.Load() {
-		r = append(r, "functions not registered yet")
+		if wait, ok := rt.progress.waiting(); ok {
+			r = append(r, "starting: waiting for "+wait.Step)
+		} else {
+			r = append(r, "functions not registered yet")
+		}
 	}
 	if rt.stopping.Load() {
 		r = append(r, "shutting down")

@@ -54,7 +54,7 @@ func (rt *Runtime) startAdvisoryWatcher(ctx context.Context, triggers []*trigger
 	for _, s := range rt.services {
 		owners = append(owners, s.Name)
 	}
-	_, err := rt.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := rt.declareStream(ctx, "advisory stream "+AdvisoryStream, jetstream.StreamConfig{
 		Name:        AdvisoryStream,
 		Description: "natsfn: JetStream MAX_DELIVERIES advisories, turned into dead letters",
 		Subjects:    []string{advisorySubject + ".>"},
@@ -63,17 +63,23 @@ func (rt *Runtime) startAdvisoryWatcher(ctx context.Context, triggers []*trigger
 		MaxAge:      ev.MaxAge,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("advisory stream: %w", err)
+		return nil, err
 	}
-	cons, err := rt.js.CreateOrUpdateConsumer(ctx, AdvisoryStream, jetstream.ConsumerConfig{
-		Durable:        AdvisoryDurable(owners...),
-		Description:    "natsfn: turns MAX_DELIVERIES advisories of " + strings.Join(owners, ", ") + " into dead letters",
-		FilterSubjects: filters,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+	durable := AdvisoryDurable(owners...)
+	var cons jetstream.Consumer
+	err = rt.await(ctx, "advisory consumer "+durable, func(actx context.Context) error {
+		c, err := rt.js.CreateOrUpdateConsumer(actx, AdvisoryStream, jetstream.ConsumerConfig{
+			Durable:        durable,
+			Description:    "natsfn: turns MAX_DELIVERIES advisories of " + strings.Join(owners, ", ") + " into dead letters",
+			FilterSubjects: filters,
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        30 * time.Second,
+		})
+		cons = c
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("advisory consumer: %w", err)
+		return nil, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(16))
 	if err != nil {

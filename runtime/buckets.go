@@ -22,7 +22,7 @@ func (rt *Runtime) declareBuckets(ctx context.Context) error {
 			if _, ok := rt.buckets.Load(b.Name); ok {
 				continue
 			}
-			kv, err := rt.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			kv, err := rt.declareBucket(ctx, "bucket "+b.Name+" of "+def.Name, jetstream.KeyValueConfig{
 				Bucket:   b.Name,
 				History:  max(b.History, 1),
 				TTL:      b.TTL,
@@ -30,7 +30,7 @@ func (rt *Runtime) declareBuckets(ctx context.Context) error {
 				Replicas: rt.cfg.Events.Replicas,
 			})
 			if err != nil {
-				return fmt.Errorf("bucket %s of %s: %w", b.Name, def.Name, err)
+				return err
 			}
 			rt.buckets.Store(b.Name, kv)
 		}

@@ -3,10 +3,10 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"net/url"
+	"strings"
 	"time"
 
-	"github.com/failsafe-go/failsafe-go"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
@@ -14,19 +14,28 @@ import (
 // Connect dials NATS with the connection settings of cfg (URL, options,
 // backoff, reconnect buffer), logging and counting what happens, exactly as
 // a Runtime does; the gateway and tools use it for their own connections.
+// It waits for NATS until ctx ends; wrong credentials end it at once.
 func Connect(ctx context.Context, cfg Config) (*nats.Conn, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return connect(ctx, &cfg, *cfg.Logger, cfg.Metrics, func() {})
+	return connect(ctx, &cfg, *cfg.Logger, cfg.Metrics, connHooks{})
+}
+
+// connHooks let a Runtime follow its connection: reconnects free what the
+// outage may have stranded, and permission errors, which NATS reports
+// asynchronously, tell a start-up step that it was denied.
+type connHooks struct {
+	onReconnect func()
+	progress    *progress
 }
 
 // connect dials NATS until it answers or ctx ends, backing off exponentially
 // with jitter, so a replica started before NATS waits for it with clear logs.
 // Once connected, the client reconnects forever and buffers what is
 // published meanwhile.
-func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, onReconnect func()) (*nats.Conn, error) {
+func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, h connHooks) (*nats.Conn, error) {
 	opts := append([]nats.Option{
 		nats.Name(cfg.Name),
 		nats.CustomInboxPrefix(cmp.Or(cfg.InboxPrefix, nats.InboxPrefix[:len(nats.InboxPrefix)-1])),
@@ -45,7 +54,9 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			m.connected(true)
 			m.reconnected()
-			onReconnect()
+			if h.onReconnect != nil {
+				h.onReconnect()
+			}
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
 		nats.ClosedHandler(func(*nats.Conn) {
@@ -53,6 +64,7 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 			log.Info().Msg("NATS connection closed")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			h.progress.notePermission(err)
 			ev := log.Error().AnErr("cause", err)
 			if sub != nil {
 				ev = ev.Str("subject", sub.Subject)
@@ -61,21 +73,15 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 		}),
 	}, cfg.NATSOptions...)
 
-	attempt := 0
-	policy := retrypolicy.NewBuilder[*nats.Conn]().
-		WithMaxRetries(-1).
-		WithBackoff(cfg.ConnectBackoffMin, cfg.ConnectBackoffMax).
-		WithJitterFactor(0.2).
-		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[*nats.Conn]) {
-			log.Warn().AnErr("cause", e.LastError()).Str("url", cfg.URL).
-				Int("attempt", e.Attempts()).Dur("retry_in", e.Delay).
-				Msg("cannot reach NATS yet; is the server up and NATS_URL right? retrying")
-		}).Build()
-
-	nc, err := failsafe.With(policy).WithContext(ctx).Get(func() (*nats.Conn, error) {
-		attempt++
+	var nc *nats.Conn
+	attempts := 0
+	step := "connect to NATS at " + redactURLs(cfg.URL) + " (is the server up and NATS_URL right?)"
+	err := awaitStep(ctx, log, stepBackoff{cfg.ConnectBackoffMin, cfg.ConnectBackoffMax}, h.progress, step, func(context.Context) error {
+		attempts++
 		m.connectAttempt()
-		return nats.Connect(cfg.URL, opts...)
+		c, err := nats.Connect(cfg.URL, opts...)
+		nc = c
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -83,7 +89,7 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, o
 	m.connected(true)
 	m.set.GetOrCreateCounter("natsfn_nats_disconnects_total") // 0 until the first outage, not absent
 	m.set.GetOrCreateCounter("natsfn_nats_reconnects_total")
-	log.Info().Str("server", nc.ConnectedUrlRedacted()).Int("attempts", attempt).Msg("connected to NATS")
+	log.Info().Str("server", nc.ConnectedUrlRedacted()).Int("attempts", attempts).Msg("connected to NATS")
 	return nc, nil
 }
 
@@ -108,4 +114,19 @@ func drainConn(nc *nats.Conn, deadline time.Duration) {
 	case <-time.After(deadline):
 		nc.Close()
 	}
+}
+
+// redactURLs hides the passwords of a comma-separated list of server URLs,
+// for logs and /readyz.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); !has {
+				u.User = url.User("redacted") // a token in the user part
+			}
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/failsafe-go/failsafe-go"
-	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
@@ -43,6 +41,7 @@ type Runtime struct {
 	mu       sync.RWMutex
 	bindings map[string]*binding // by "service/function"
 
+	progress   *progress // the start-up step being waited for, for /readyz
 	connected  atomic.Bool
 	registered atomic.Bool
 	stopping   atomic.Bool
@@ -95,6 +94,7 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 		log:       *cfg.Logger,
 		metrics:   cfg.Metrics,
 		bindings:  map[string]*binding{},
+		progress:  &progress{},
 		readyCh:   make(chan struct{}),
 		invokeCtx: ctx,
 		hardStop:  ctx,
@@ -104,6 +104,9 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 
 // Run connects, registers every function and serves until ctx ends; then it
 // shuts down gracefully and returns nil if everything finished in time.
+// Every start-up step waits for NATS and JetStream with backoff (see
+// startup.go); Run returns early only when ctx ends (nil) or a step fails
+// for good (an error wrapping ErrStartup that says what to change).
 func (rt *Runtime) Run(ctx context.Context) error {
 	defer rt.cancel()
 	if rt.cfg.AdminAddr != "" {
@@ -111,36 +114,12 @@ func (rt *Runtime) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	nc, err := connect(ctx, &rt.cfg, rt.log, rt.metrics, rt.onReconnect)
-	if err != nil {
-		rt.stopAdmin()
-		if ctx.Err() != nil {
-			return nil // asked to stop before NATS was ever reached
+	if err := rt.start(ctx); err != nil {
+		for _, nc := range []*nats.Conn{rt.nc, rt.dc} {
+			if nc != nil {
+				nc.Close()
+			}
 		}
-		return fmt.Errorf("connect to NATS at %s: %w", rt.cfg.URL, err)
-	}
-	dcfg := rt.cfg
-	dcfg.Name += "-dispatch"
-	dc, err := connect(ctx, &dcfg, rt.log, rt.metrics, rt.onReconnect)
-	if err != nil {
-		nc.Close()
-		rt.stopAdmin()
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("connect to NATS at %s: %w", rt.cfg.URL, err)
-	}
-	rt.nc, rt.dc = nc, dc
-	rt.ncPtr.Store(nc)
-	if rt.js, err = jetstream.New(nc); err != nil {
-		nc.Close()
-		dc.Close()
-		return err
-	}
-	rt.connected.Store(true)
-	if err := rt.register(ctx); err != nil {
-		nc.Close()
-		dc.Close()
 		rt.stopAdmin()
 		if ctx.Err() != nil {
 			return nil // asked to stop while still starting
@@ -159,12 +138,37 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	return rt.shutdown()
 }
 
-func (rt *Runtime) register(runCtx context.Context) error {
-	if err := rt.declare(runCtx); err != nil {
+// start connects and registers everything, one awaited step at a time.
+func (rt *Runtime) start(ctx context.Context) error {
+	hooks := connHooks{onReconnect: rt.onReconnect, progress: rt.progress}
+	nc, err := connect(ctx, &rt.cfg, rt.log, rt.metrics, hooks)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(rt.invokeCtx, 30*time.Second)
-	defer cancel()
+	rt.nc = nc
+	rt.ncPtr.Store(nc)
+	dcfg := rt.cfg
+	dcfg.Name += "-dispatch"
+	if rt.dc, err = connect(ctx, &dcfg, rt.log, rt.metrics, hooks); err != nil {
+		return err
+	}
+	if rt.js, err = jetstream.New(nc); err != nil {
+		return err
+	}
+	rt.connected.Store(true)
+	return rt.register(ctx)
+}
+
+// await runs one start-up step until it succeeds (see awaitStep).
+func (rt *Runtime) await(ctx context.Context, step string, attempt func(ctx context.Context) error) error {
+	b := stepBackoff{rt.cfg.ConnectBackoffMin, rt.cfg.ConnectBackoffMax}
+	return awaitStep(ctx, rt.log, b, rt.progress, step, attempt)
+}
+
+func (rt *Runtime) register(ctx context.Context) error {
+	if err := rt.declare(ctx); err != nil {
+		return err
+	}
 	for _, def := range rt.services {
 		cfg := micro.Config{
 			Name:        def.Name,
@@ -178,6 +182,8 @@ func (rt *Runtime) register(runCtx context.Context) error {
 				return nil
 			},
 		}
+		// Subscribing only queues the request to the server: it fails on a
+		// closed connection or a bad config, never because NATS is slow.
 		svc, err := micro.AddService(rt.nc, cfg)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", def.Name, err)
@@ -194,42 +200,78 @@ func (rt *Runtime) register(runCtx context.Context) error {
 		}
 	}
 	// Make sure the server has every subscription before events flow in.
-	if err := rt.nc.Flush(); err != nil {
-		return err
-	}
-	if err := rt.dc.Flush(); err != nil {
+	err := rt.await(ctx, "subscriptions reach the server", func(actx context.Context) error {
+		if err := rt.nc.FlushWithContext(actx); err != nil {
+			return err
+		}
+		return rt.dc.FlushWithContext(actx)
+	})
+	if err != nil {
 		return err
 	}
 	return rt.startTriggers(ctx)
 }
 
-// declare creates the streams and buckets, retrying with backoff while
-// JetStream cannot place them yet (a cluster still forming, a leader being
-// elected): a replica that starts early waits, rather than crash-looping.
-// A configuration JetStream refuses for good (an APIError other than 503)
-// stops the start at once.
+// declare creates (or updates) the streams and buckets, each its own
+// awaited step: a replica that starts while JetStream cannot place them yet
+// (a cluster still forming, a leader being elected) waits for it rather
+// than crash-looping, and /readyz says which one it waits for.
 func (rt *Runtime) declare(ctx context.Context) error {
-	const declareAttempt = 3 * time.Second
-	policy := retrypolicy.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return err != nil && infrastructure(err) }).
-		WithMaxRetries(-1).
-		WithBackoff(rt.cfg.ConnectBackoffMin, rt.cfg.ConnectBackoffMax).
-		WithJitterFactor(0.2).
-		OnRetryScheduled(func(e failsafe.ExecutionScheduledEvent[any]) {
-			rt.log.Warn().AnErr("cause", e.LastError()).Dur("retry_in", e.Delay).Msg("JetStream cannot create streams and buckets yet; retrying")
-		}).Build()
-	return failsafe.With(policy).WithContext(ctx).Run(func() error {
-		// Short attempts: when replicas declare the same R3 stream at once,
-		// some requests get no answer at all (the stream is being created by
-		// another's request); the next attempt finds it and moves on. Every
-		// declaration is create-or-update, so an attempt may redo them all.
-		dctx, cancel := context.WithTimeout(ctx, declareAttempt)
-		defer cancel()
-		if err := rt.declareEvents(dctx); err != nil {
+	if rt.usesEvents() {
+		ev := rt.cfg.Events
+		declared := map[string]bool{}
+		for _, def := range rt.services {
+			for _, st := range def.Streams {
+				if declared[st.Name] {
+					continue
+				}
+				declared[st.Name] = true
+				cfg := jetstream.StreamConfig{
+					Name:       st.Name,
+					Subjects:   st.Subjects,
+					Storage:    jetstream.FileStorage,
+					Replicas:   ev.Replicas,
+					MaxAge:     cmp.Or(st.MaxAge, ev.MaxAge),
+					Duplicates: ev.Duplicates,
+				}
+				if err := rt.declareStream(ctx, "stream "+st.Name, cfg); err != nil {
+					return err
+				}
+			}
+		}
+		if err := rt.declareStream(ctx, "dead-letter stream "+DeadLetterStream, deadLetterStreamConfig(ev)); err != nil {
 			return err
 		}
-		return rt.declareBuckets(dctx)
+		kv, err := rt.declareBucket(ctx, "claims bucket "+ClaimsBucket, jetstream.KeyValueConfig{
+			Bucket:      ClaimsBucket,
+			Description: "natsfn: which logical events each function has started and finished",
+			TTL:         ev.Duplicates,
+			Storage:     jetstream.FileStorage,
+			Replicas:    ev.Replicas,
+		})
+		if err != nil {
+			return err
+		}
+		rt.claims = &claims{kv: kv, staleAfter: ev.AckWait}
+	}
+	return rt.declareBuckets(ctx)
+}
+
+func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream.StreamConfig) error {
+	return rt.await(ctx, step, func(actx context.Context) error {
+		_, err := rt.js.CreateOrUpdateStream(actx, cfg)
+		return err
 	})
+}
+
+func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	var kv jetstream.KeyValue
+	err := rt.await(ctx, step, func(actx context.Context) error {
+		var err error
+		kv, err = rt.js.CreateOrUpdateKeyValue(actx, cfg)
+		return err
+	})
+	return kv, err
 }
 
 // usesEvents reports whether any service declares streams, triggers or
@@ -248,66 +290,20 @@ func (rt *Runtime) usesEvents() bool {
 	return false
 }
 
-// declareEvents creates or updates the streams the services declare, the
-// dead-letter stream, the claims bucket and the advisory watcher.
-func (rt *Runtime) declareEvents(ctx context.Context) error {
-	if !rt.usesEvents() {
-		return nil
-	}
-	ev := rt.cfg.Events
-	declared := map[string]bool{}
-	for _, def := range rt.services {
-		for _, st := range def.Streams {
-			if declared[st.Name] {
-				continue
-			}
-			declared[st.Name] = true
-			_, err := rt.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-				Name:       st.Name,
-				Subjects:   st.Subjects,
-				Storage:    jetstream.FileStorage,
-				Replicas:   ev.Replicas,
-				MaxAge:     cmp.Or(st.MaxAge, ev.MaxAge),
-				Duplicates: ev.Duplicates,
-			})
-			if err != nil {
-				return fmt.Errorf("stream %s: %w", st.Name, err)
-			}
-		}
-	}
-	if _, err := rt.js.CreateOrUpdateStream(ctx, deadLetterStreamConfig(ev)); err != nil {
-		return fmt.Errorf("dead-letter stream: %w", err)
-	}
-	kv, err := rt.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      ClaimsBucket,
-		Description: "natsfn: which logical events each function has started and finished",
-		TTL:         ev.Duplicates,
-		Storage:     jetstream.FileStorage,
-		Replicas:    ev.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("claims bucket: %w", err)
-	}
-	rt.claims = &claims{kv: kv, staleAfter: ev.AckWait}
-	return nil
-}
-
 func (rt *Runtime) startTriggers(ctx context.Context) error {
+	var all []*trigger
 	for _, def := range rt.services {
 		for _, fn := range def.Functions {
 			b := rt.binding(def.Name, fn.Name)
 			for _, subject := range fn.On {
-				t, err := rt.newTrigger(ctx, b, subject)
-				if err != nil {
+				t := rt.newTrigger(b, subject)
+				if err := rt.await(ctx, "consumer "+t.durable+" on "+subject, t.declare); err != nil {
 					return err
 				}
 				b.triggers = append(b.triggers, t)
+				all = append(all, t)
 			}
 		}
-	}
-	var all []*trigger
-	for _, b := range rt.bindings {
-		all = append(all, b.triggers...)
 	}
 	if len(all) == 0 {
 		return nil

@@ -49,29 +49,9 @@ func DurableName(service, function, subject string) string {
 	return durableUnsafe.ReplaceAllString(service+"_"+function+"_"+subject, "_")
 }
 
-func (rt *Runtime) newTrigger(ctx context.Context, b *binding, subject string) (*trigger, error) {
-	ev := rt.cfg.Events
-	stream, err := rt.js.StreamNameBySubject(ctx, subject)
-	if err != nil {
-		return nil, fmt.Errorf("trigger %s of %s/%s: no stream captures it; declare the stream in Service.Streams: %w", subject, b.service, b.fn.Name, err)
-	}
-	t := &trigger{b: b, subject: subject, stream: stream, durable: DurableName(b.service, b.fn.Name, subject)}
-	t.cons, err = rt.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       t.durable,
-		Description:   fmt.Sprintf("natsfn: %s/%s on %s", b.service, b.fn.Name, subject),
-		FilterSubject: subject,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       ev.AckWait,
-		MaxDeliver:    ev.MaxDeliver,
-		MaxAckPending: ev.MaxAckPending,
-		Metadata: map[string]string{
-			metaService: b.service, metaFunction: b.fn.Name, metaTrigger: subject,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("trigger %s of %s/%s: consumer %s: %w", subject, b.service, b.fn.Name, t.durable, err)
-	}
+// newTrigger prepares a trigger; declare creates its consumer.
+func (rt *Runtime) newTrigger(b *binding, subject string) *trigger {
+	t := &trigger{b: b, subject: subject, durable: DurableName(b.service, b.fn.Name, subject)}
 	t.log = b.log.With().Str("trigger", subject).Str("consumer", t.durable).Logger()
 	labels := fmt.Sprintf(`service=%q,function=%q,trigger=%q`, b.service, b.fn.Name, subject)
 	c := func(result string) *metrics.Counter {
@@ -86,7 +66,39 @@ func (rt *Runtime) newTrigger(ctx context.Context, b *binding, subject string) (
 		rt.metrics.deadLetters(b.service, b.fn.Name, class) // exported as 0 from the start, not absent
 	}
 	t.stopCtx, t.stop = context.WithCancel(rt.invokeCtx)
-	return t, nil
+	return t
+}
+
+// declare finds the stream that captures the trigger's subject and creates
+// or updates the durable consumer on it. A missing stream is waited for:
+// another service may declare it and not be up yet.
+func (t *trigger) declare(ctx context.Context) error {
+	b, ev := t.b, t.b.rt.cfg.Events
+	stream, err := b.rt.js.StreamNameBySubject(ctx, t.subject)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("no stream captures %s yet: declare one in Service.Streams, or start the service that does: %w", t.subject, err)
+	}
+	if err != nil {
+		return err
+	}
+	cons, err := b.rt.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable:       t.durable,
+		Description:   fmt.Sprintf("natsfn: %s/%s on %s", b.service, b.fn.Name, t.subject),
+		FilterSubject: t.subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ev.AckWait,
+		MaxDeliver:    ev.MaxDeliver,
+		MaxAckPending: ev.MaxAckPending,
+		Metadata: map[string]string{
+			metaService: b.service, metaFunction: b.fn.Name, metaTrigger: t.subject,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	t.stream, t.cons = stream, cons
+	return nil
 }
 
 // Consumer metadata keys: the advisory watcher reads them to know whose

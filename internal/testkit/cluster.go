@@ -87,6 +87,18 @@ func StartCluster(t testing.TB) *Cluster { return StartNodes(t, 3) }
 // StartNodes starts n nodes (1: a standalone server; more: a cluster).
 func StartNodes(t testing.TB, n int) *Cluster {
 	t.Helper()
+	c := NewNodes(t, n)
+	for i := range c.nodes {
+		c.Start(i)
+	}
+	return c
+}
+
+// NewNodes picks ports and stores for n nodes without starting any, for
+// tests of what happens before NATS is there; Start brings each up. Every
+// node still running is killed when the test ends.
+func NewNodes(t testing.TB, n int) *Cluster {
+	t.Helper()
 	ports := freePorts(t, 2*n)
 	var routes []string
 	for i := range n {
@@ -100,9 +112,6 @@ func StartNodes(t testing.TB, n int) *Cluster {
 			Name: fmt.Sprintf("n%d", i+1), Port: ports[i], ClusterPort: ports[n+i],
 			Routes: routes, StoreDir: filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)),
 		}})
-	}
-	for i := range c.nodes {
-		c.Start(i)
 	}
 	t.Cleanup(func() {
 		for i := range c.nodes {
