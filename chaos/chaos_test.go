@@ -5,6 +5,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -236,15 +237,19 @@ func chaosRun(t *testing.T, nodes int) {
 	} else {
 		t.Logf("INVARIANT ok: every one of %d accepted orders is confirmed or cancelled, none pending", sum.Accepted)
 	}
-	var stockErr error
-	testkit.Eventually(t, 90*time.Second, "stock settles", func() bool {
+	stockErr := errors.New("not read yet")
+	settled := testkit.Poll(90*time.Second, func() bool {
 		now, err := inventory.Stock(ctx, js)
 		if err != nil {
+			stockErr = err
 			return false
 		}
 		stockErr = load.CheckStock(initial, now, rep.Confirmed())
 		return stockErr == nil
 	})
+	if !settled {
+		t.Fatalf("INVARIANT: stock not conserved 90s after every order settled: %v", stockErr)
+	}
 	now, _ := inventory.Stock(ctx, js)
 	for _, p := range now {
 		t.Logf("INVARIANT ok: %s initial %d = available %d + confirmed %d; reserved %d", p.ProductID, initial[p.ProductID], p.Available, rep.Confirmed()[p.ProductID], p.Reserved)

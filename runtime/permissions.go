@@ -36,6 +36,10 @@ func ServicePermissions(s Service, all []Service) (Permissions, error) {
 		stream("KV_" + name)
 		pub("$KV."+name+"."+keys, "$JS.API.DIRECT.GET.KV_"+name+".$KV."+name+"."+keys)
 	}
+	ownBucket := func(name string) {
+		bucket(name, ">")
+		pub("$JS.API.STREAM.MSG.GET.KV_" + name) // reads go to the leader (see declareBucket)
+	}
 
 	pub("$JS.API.INFO", "$JS.API.STREAM.NAMES", "_NATSFN."+s.Name+".>")
 	sub("$SRV.>", "_NATSFN."+s.Name+".>", "_INBOX."+s.Name+".>")
@@ -43,7 +47,7 @@ func ServicePermissions(s Service, all []Service) (Permissions, error) {
 		stream(st.Name)
 	}
 	for _, b := range s.Buckets {
-		bucket(b.Name, ">")
+		ownBucket(b.Name)
 		// Listing keys runs an ordered consumer on the bucket's stream.
 		pub("$JS.API.CONSUMER.CREATE.KV_"+b.Name+".>", "$JS.API.CONSUMER.DELETE.KV_"+b.Name+".>",
 			"$JS.API.CONSUMER.INFO.KV_"+b.Name+".>", "$JS.FC.KV_"+b.Name+".>")

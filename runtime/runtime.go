@@ -242,12 +242,21 @@ func (rt *Runtime) declare(ctx context.Context) error {
 		if err := rt.declareStream(ctx, "dead-letter stream "+DeadLetterStream, deadLetterStreamConfig(ev)); err != nil {
 			return err
 		}
-		kv, err := rt.declareBucket(ctx, "claims bucket "+ClaimsBucket, jetstream.KeyValueConfig{
-			Bucket:      ClaimsBucket,
-			Description: "natsfn: which logical events each function has started and finished",
-			TTL:         ev.Duplicates,
-			Storage:     jetstream.FileStorage,
-			Replicas:    ev.Replicas,
+		// Claims keep nats.go's direct gets: a stale read of a claim shows
+		// an earlier state, and every step of the claim protocol writes with
+		// compare-and-set, so it corrects itself; and a direct get names the
+		// key in its subject, which keeps each service to its own claims.
+		var kv jetstream.KeyValue
+		err := rt.await(ctx, "claims bucket "+ClaimsBucket, func(actx context.Context) error {
+			var err error
+			kv, err = rt.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
+				Bucket:      ClaimsBucket,
+				Description: "natsfn: which logical events each function has started and finished",
+				TTL:         ev.Duplicates,
+				Storage:     jetstream.FileStorage,
+				Replicas:    ev.Replicas,
+			})
+			return err
 		})
 		if err != nil {
 			return err
@@ -264,14 +273,52 @@ func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream
 	})
 }
 
+// declareBucket creates or updates a key-value bucket whose reads go to
+// its stream's leader. nats.go makes every bucket allow direct gets, which
+// any replica of an R3 bucket answers, a lagging one too: a step that
+// decides on such a read (an order "still holding" its stock when it was
+// reserved long ago) decides wrongly, and compare-and-set cannot catch a
+// decision not to write. Chaos on a 3-node cluster found exactly that.
+// So the runtime declares the bucket's stream itself, as nats.go would but
+// with AllowDirect off, and binds the bucket to it.
 func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := rt.await(ctx, step, func(actx context.Context) error {
+		if _, err := rt.js.CreateOrUpdateStream(actx, leaderReadStream(cfg)); err != nil {
+			return err
+		}
 		var err error
-		kv, err = rt.js.CreateOrUpdateKeyValue(actx, cfg)
+		kv, err = rt.js.KeyValue(actx, cfg.Bucket)
 		return err
 	})
 	return kv, err
+}
+
+// leaderReadStream is the stream nats.go makes for a bucket (see
+// jetstream.prepareKeyValueConfig), with direct gets off.
+func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
+	dupes := 2 * time.Minute
+	if cfg.TTL > 0 && cfg.TTL < dupes {
+		dupes = cfg.TTL
+	}
+	return jetstream.StreamConfig{
+		Name:              "KV_" + cfg.Bucket,
+		Description:       cfg.Description,
+		Subjects:          []string{"$KV." + cfg.Bucket + ".>"},
+		MaxMsgsPerSubject: int64(max(cfg.History, 1)),
+		MaxBytes:          -1,
+		MaxAge:            cfg.TTL,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           cfg.Storage,
+		Replicas:          max(cfg.Replicas, 1),
+		AllowRollup:       true,
+		DenyDelete:        true,
+		Duplicates:        dupes,
+		Discard:           jetstream.DiscardNew,
+		AllowDirect:       false,
+	}
 }
 
 // usesEvents reports whether any service declares streams, triggers or
