@@ -14,10 +14,13 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/failsafe-go/failsafe-go/bulkhead"
@@ -144,9 +147,35 @@ func (g *Gateway) Handler() http.Handler {
 		metrics.WriteProcessMetrics(w)
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s; see /openapi.json", r.Method, r.URL.Path))
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s; see /openapi.json", r.Method, clip(r.URL.Path)))
 	})
-	return g.withCorrelation(mux)
+	return g.withCorrelation(canonicalPaths(mux))
+}
+
+// canonicalPaths answers a path with '.', '..' or empty segments with a JSON
+// 400. net/http's mux would redirect it to the cleaned path instead, an
+// HTML answer that sends a client to a resource it did not name.
+func canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p != clean {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("path %q has '.', '..' or empty segments; name the resource directly", clip(p)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clip shortens caller input quoted in an answer.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }
 
 func (g *Gateway) only(method string, h http.HandlerFunc) http.HandlerFunc {
@@ -168,14 +197,12 @@ func allow(methods map[string]Route) string {
 	return strings.Join(ms, ", ")
 }
 
-// withCorrelation uses the caller's X-Correlation-ID or makes one, and
-// echoes it on every response.
+// withCorrelation uses the caller's X-Correlation-ID, or a fresh one when
+// there is none or it cannot travel as is (too long, not printable), and
+// names the one used on every response.
 func (g *Gateway) withCorrelation(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cid := r.Header.Get(runtime.HeaderCorrelationID)
-		if cid == "" || len(cid) > 128 {
-			cid = runtime.NewCorrelationID()
-		}
+		cid := runtime.SafeCorrelationID(r.Header.Get(runtime.HeaderCorrelationID))
 		w.Header().Set(runtime.HeaderCorrelationID, cid)
 		next.ServeHTTP(w, r.WithContext(runtime.WithCorrelationID(r.Context(), cid)))
 	})
@@ -219,9 +246,16 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	msg.Data = payload
 	msg.Header.Set(runtime.HeaderCorrelationID, runtime.CorrelationID(r.Context()))
 	for _, h := range rt.Forward {
-		if v := r.Header.Get(h); v != "" {
-			msg.Header.Set(h, v)
+		v := r.Header.Get(h)
+		if v == "" {
+			continue
 		}
+		if !printable(v) {
+			// A NATS header is a line of text: a control character would end it.
+			writeProblem(w, http.StatusBadRequest, "invalid header "+h, runtime.FieldError{Field: h, Message: "has control characters or is not UTF-8"})
+			return http.StatusBadRequest
+		}
+		msg.Header.Set(h, v)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
@@ -260,9 +294,12 @@ func (g *Gateway) payload(r *http.Request, rt Route) ([]byte, int, error) {
 		return b, 0, nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported; send application/json", ct)
+			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported; send application/json", clip(ct))
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("charset %q is not supported; send application/json in UTF-8", clip(cs))
 		}
 	} else {
 		return nil, http.StatusUnsupportedMediaType, errors.New("no Content-Type; send application/json")
@@ -279,6 +316,20 @@ func (g *Gateway) payload(r *http.Request, rt Route) ([]byte, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("cannot read body: %v", err)
 	}
 	return body, 0, nil
+}
+
+// printable reports whether a header value is valid UTF-8 without control
+// characters.
+func printable(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 var wildcardRegexp = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)

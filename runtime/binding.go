@@ -136,10 +136,7 @@ func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
 
 func (b *binding) invoke(req micro.Request) {
 	hdr := nats.Header(req.Headers())
-	cid := hdr.Get(HeaderCorrelationID)
-	if cid == "" {
-		cid = NewCorrelationID()
-	}
+	cid := SafeCorrelationID(hdr.Get(HeaderCorrelationID))
 	inputID := hdr.Get(headerInputID)
 	if inputID != "" {
 		crashPoint("event-started")

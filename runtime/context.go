@@ -36,6 +36,25 @@ func CorrelationID(ctx context.Context) string {
 	return id
 }
 
+// MaxCorrelationIDLen is the longest correlation id passed on as is.
+const MaxCorrelationIDLen = 128
+
+// SafeCorrelationID returns id when it can travel as is, in headers and log
+// lines: 1 to 128 visible ASCII characters (no space, no control
+// character). Otherwise, it returns a fresh id: a caller's hostile or
+// broken id is replaced, never copied.
+func SafeCorrelationID(id string) string {
+	if len(id) == 0 || len(id) > MaxCorrelationIDLen {
+		return NewCorrelationID()
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return NewCorrelationID()
+		}
+	}
+	return id
+}
+
 // NewCorrelationID makes a fresh, unique id for a request that came without
 // one (a NUID: fast, no system call per id).
 func NewCorrelationID() string { return nuid.Next() }

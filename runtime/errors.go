@@ -120,6 +120,10 @@ func AsError(err error) *Error {
 	if infrastructure(err) {
 		return errInfrastructure
 	}
+	if errors.Is(err, jetstream.ErrInvalidKey) {
+		// A function used caller input as a key without checking it.
+		return Invalid("invalid id", FieldError{Field: "id", Message: "cannot name a record: use letters, digits, '-' and '_'"})
+	}
 	return ErrInternal
 }
 

@@ -24,12 +24,29 @@ func IsConflict(err error) bool {
 // ErrKeyNotFound is returned by GetJSON for a missing key.
 var ErrKeyNotFound = jetstream.ErrKeyNotFound
 
+// keyError turns a key JetStream refuses (a wildcard, a space, an empty
+// token...) into a 400. Contracts should stop such ids at the edge; this is
+// the last line of defence, so caller input can never surface as a 500.
+func keyError(kv jetstream.KeyValue, key string, err error) error {
+	if errors.Is(err, jetstream.ErrInvalidKey) {
+		return invalidKey(kv.Bucket(), key)
+	}
+	return err
+}
+
+func invalidKey(bucket, key string) *Error {
+	if len(key) > 64 {
+		key = key[:64] + "..."
+	}
+	return Invalid("invalid id", FieldError{Field: "id", Message: fmt.Sprintf("%q cannot name a record of %s: use letters, digits, '-' and '_'", key, bucket)})
+}
+
 // GetJSON reads the JSON value at key.
 func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, error) {
 	var v T
 	e, err := kv.Get(ctx, key)
 	if err != nil {
-		return v, err
+		return v, keyError(kv, key, err)
 	}
 	if err := json.Unmarshal(e.Value(), &v); err != nil {
 		return v, fmt.Errorf("%s/%s: %w", kv.Bucket(), key, err)
@@ -59,7 +76,7 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
-			return v, err
+			return v, keyError(kv, key, err)
 		default:
 			rev = e.Revision()
 			if err := json.Unmarshal(e.Value(), &v); err != nil {

@@ -12,6 +12,11 @@ import (
 	"github.com/natsfn/natsfn/runtime"
 )
 
+// Ids (order ids, product ids) become KV keys and subject tokens, so every
+// contract that carries one says what an id is: 1 to 64 letters, digits,
+// '-' and '_' (an order id is a UUID, which fits). Anything else is a 400
+// naming the field before any key is made of it.
+
 // Request subjects: one per function that answers requests.
 const (
 	SubjectCreateOrder  = "orders.create"
@@ -79,7 +84,7 @@ type (
 
 	// GetOrder asks for one order.
 	GetOrder struct {
-		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64"`
+		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 	}
 
 	// Order is an order as GET /orders/{id} shows it.
@@ -100,7 +105,7 @@ type (
 
 	// GetProduct asks for one product.
 	GetProduct struct {
-		ProductID string `json:"product_id" jsonschema:"minLength=1,maxLength=64"`
+		ProductID string `json:"product_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 	}
 
 	// Product is a catalog entry with its stock.
@@ -114,7 +119,7 @@ type (
 
 	// Charge asks the payment provider to take money; idempotent per OrderID.
 	Charge struct {
-		OrderID     string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID     string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		Token       string `json:"token" jsonschema:"minLength=1"`
 		AmountCents int64  `json:"amount_cents" jsonschema:"minimum=0"`
 	}
@@ -126,7 +131,7 @@ type (
 
 	// Refund asks the provider to give an order's money back.
 	Refund struct {
-		OrderID string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 	}
 
 	// RefundResult says whether there was anything to refund.
@@ -155,7 +160,7 @@ type (
 type (
 	// OrderCreatedV1 starts the saga.
 	OrderCreatedV1 struct {
-		OrderID      string      `json:"order_id" jsonschema:"minLength=1"`
+		OrderID      string      `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		CustomerID   string      `json:"customer_id"`
 		Items        []OrderItem `json:"items" jsonschema:"minItems=1"`
 		PaymentToken string      `json:"payment_token" jsonschema:"minLength=1"`
@@ -163,51 +168,51 @@ type (
 
 	// StockReservedV1: every item of the order is held.
 	StockReservedV1 struct {
-		OrderID      string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID      string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		TotalCents   int64  `json:"total_cents" jsonschema:"minimum=0"`
 		PaymentToken string `json:"payment_token" jsonschema:"minLength=1"`
 	}
 
 	// StockRejectedV1: nothing is held; Reason says which item failed.
 	StockRejectedV1 struct {
-		OrderID   string `json:"order_id" jsonschema:"minLength=1"`
-		ProductID string `json:"product_id,omitempty"`
+		OrderID   string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
+		ProductID string `json:"product_id,omitempty" jsonschema:"maxLength=64,pattern=^[A-Za-z0-9_-]*$"`
 		Reason    string `json:"reason" jsonschema:"minLength=1"`
 	}
 
 	// StockReleasedV1: a cancelled order's held stock is available again.
 	StockReleasedV1 struct {
-		OrderID string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 	}
 
 	// PaymentChargedV1: the order's money is taken.
 	PaymentChargedV1 struct {
-		OrderID     string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID     string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		AmountCents int64  `json:"amount_cents" jsonschema:"minimum=0"`
 		ChargeID    string `json:"charge_id"`
 	}
 
 	// PaymentFailedV1: the order's money could not be taken.
 	PaymentFailedV1 struct {
-		OrderID string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		Reason  string `json:"reason" jsonschema:"minLength=1"`
 	}
 
 	// PaymentRefundedV1: a cancelled order's money went back.
 	PaymentRefundedV1 struct {
-		OrderID     string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID     string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		AmountCents int64  `json:"amount_cents"`
 	}
 
 	// OrderConfirmedV1: the saga ended well.
 	OrderConfirmedV1 struct {
-		OrderID    string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID    string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		TotalCents int64  `json:"total_cents"`
 	}
 
 	// OrderCancelledV1: the saga ended badly; compensation follows.
 	OrderCancelledV1 struct {
-		OrderID string `json:"order_id" jsonschema:"minLength=1"`
+		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		Reason  string `json:"reason" jsonschema:"minLength=1"`
 	}
 )

@@ -6,7 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -34,6 +38,9 @@ func create(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted,
 	}
 	orderID := uuid.NewString()
 	if key := runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey); key != "" {
+		if err := checkIdempotencyKey(key); err != nil {
+			return schemas.OrderAccepted{}, err
+		}
 		body, _ := json.Marshal(in)
 		sum := sha256.Sum256(body)
 		keySum := sha256.Sum256([]byte(key))
@@ -71,6 +78,27 @@ func create(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted,
 		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
 	}
 	return schemas.OrderAccepted{OrderID: orderID, Status: rec.Status}, err
+}
+
+// MaxIdempotencyKeyLen is Stripe's limit, which clients already know.
+const MaxIdempotencyKeyLen = 255
+
+// checkIdempotencyKey refuses keys that are too long, not UTF-8, or carry
+// control characters: a key is quoted back in errors and logs.
+func checkIdempotencyKey(key string) error {
+	problem := ""
+	switch {
+	case !utf8.ValidString(key):
+		problem = "is not valid UTF-8"
+	case utf8.RuneCountInString(key) > MaxIdempotencyKeyLen:
+		problem = fmt.Sprintf("is %d characters long; the limit is %d", utf8.RuneCountInString(key), MaxIdempotencyKeyLen)
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		problem = "has control characters"
+	default:
+		return nil
+	}
+	return runtime.Invalid("invalid "+schemas.HeaderIdempotencyKey+" header",
+		runtime.FieldError{Field: schemas.HeaderIdempotencyKey, Message: problem})
 }
 
 func get(ctx context.Context, in schemas.GetOrder) (schemas.Order, error) {
