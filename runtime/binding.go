@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,30 +13,29 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// binding is one function served by one micro service instance: its
-// dispatcher, its slots and its middleware chain.
+// binding is one function served by one runtime: the queue subscription on
+// its public subject, the capacity its invocations share, its middleware
+// chain, its triggers and its figures.
 type binding struct {
 	rt       *Runtime
 	service  string
 	instance string
 	fn       *Function
 	subject  string
+	metadata map[string]string // what `nats micro info` shows
 	handler  Handler
-	slots    *slots
-	subjects []string // slot subjects, by slot index
 	sub      *nats.Subscription
+	// slots holds a token per invocation running, requests and events
+	// alike: at most Concurrency at once in this replica.
+	slots    chan struct{}
+	running  atomic.Int64 // requests taken and not yet answered
+	requests requestStats
 	triggers []*trigger
 	timeout  time.Duration
 	log      zerolog.Logger
 }
 
-// slotSubject is private to one instance; `natsfn nats-config` allows it.
-func slotSubject(service, instance, function string, slot int) string {
-	return fmt.Sprintf("_NATSFN.%s.%s.%s.%d", service, instance, function, slot)
-}
-
-func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding, error) {
-	info := svc.Info()
+func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, error) {
 	n := fn.Concurrency
 	if n == 0 {
 		n = rt.cfg.Concurrency
@@ -47,13 +47,21 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 	b := &binding{
 		rt:       rt,
 		service:  def.Name,
-		instance: info.ID,
+		instance: svc.id,
 		fn:       fn,
 		subject:  def.subject(fn),
-		slots:    newSlots(n),
+		slots:    make(chan struct{}, n),
 		timeout:  timeout,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
-			Str("instance", info.ID).Logger(),
+			Str("instance", svc.id).Logger(),
+	}
+	b.metadata = map[string]string{
+		"concurrency":     strconv.Itoa(n),
+		"request_schema":  string(fn.requestSchema),
+		"response_schema": string(fn.responseSchema),
+	}
+	if fn.Description != "" {
+		b.metadata["description"] = fn.Description
 	}
 	if fn.Stats != nil {
 		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)
@@ -61,27 +69,10 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 	mws := append([]Middleware{rt.metrics.instrument(def.Name, fn.Name), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
 	b.handler = chain(b.run, mws...)
 
-	meta := map[string]string{
-		"subject":         b.subject,
-		"concurrency":     strconv.Itoa(n),
-		"request_schema":  string(fn.requestSchema),
-		"response_schema": string(fn.responseSchema),
-	}
-	if fn.Description != "" {
-		meta["description"] = fn.Description
-	}
-	for i := range n {
-		subj := slotSubject(def.Name, info.ID, fn.Name, i)
-		b.subjects = append(b.subjects, subj)
-		err := svc.AddEndpoint(fn.Name, b.serve(i),
-			micro.WithEndpointSubject(subj),
-			micro.WithEndpointQueueGroupDisabled(),
-			micro.WithEndpointMetadata(meta))
-		if err != nil {
-			return nil, fmt.Errorf("function %s: add endpoint: %w", fn.Name, err)
-		}
-	}
-	sub, err := rt.dc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.dispatch)
+	// One subscription in micro's queue group: the server gives each
+	// request to one replica, once; within the replica it runs as soon as
+	// a slot is free, whatever else is slow.
+	sub, err := rt.nc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.receive)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: subscribe %s: %w", fn.Name, b.subject, err)
 	}
@@ -89,30 +80,69 @@ func (rt *Runtime) bind(svc micro.Service, def Service, fn *Function) (*binding,
 	return b, nil
 }
 
-// dispatch hands a request to a free slot, keeping its reply subject so the
-// slot answers the caller directly.
-func (b *binding) dispatch(m *nats.Msg) {
-	i, ok := b.slots.acquire(b.rt.hardStop)
-	if !ok {
-		b.log.Warn().Msg("request dropped: shutdown deadline passed before a slot was free")
-		return
+// receive takes a request as soon as a slot is free and runs it on its own
+// goroutine. While every slot is busy it waits, and the requests behind it
+// wait in the subscription; the other replicas go on taking their share.
+func (b *binding) receive(m *nats.Msg) {
+	b.running.Add(1)
+	b.slots <- struct{}{}
+	go func() {
+		defer func() {
+			<-b.slots
+			b.running.Add(-1)
+		}()
+		b.serve(m)
+	}()
+}
+
+// serve runs one request and answers it, and counts it as micro would:
+// the time of the invocation itself, and whether it answered an error.
+func (b *binding) serve(m *nats.Msg) {
+	started := time.Now()
+	cid := SafeCorrelationID(m.Header.Get(HeaderCorrelationID))
+	inputID := m.Header.Get(nats.MsgIdHdr)
+	if inputID == "" {
+		inputID = cid + "/" + NewCorrelationID()
 	}
-	fwd := &nats.Msg{Subject: b.subjects[i], Reply: m.Reply, Header: m.Header, Data: m.Data}
-	if err := b.rt.dc.PublishMsg(fwd); err != nil {
-		b.slots.release(i)
-		b.log.Error().AnErr("cause", err).Msg("cannot hand request to a slot")
+	out, err := b.invoke(call{cid: cid, header: m.Header, data: m.Data, inputID: inputID, attempt: 1, attempts: 1})
+
+	reply := &nats.Msg{Header: nats.Header{HeaderCorrelationID: []string{cid}}, Data: out}
+	var e *Error
+	if err != nil {
+		e = AsError(err)
+		reply.Header[micro.ErrorHeader] = []string{e.Message}
+		reply.Header[micro.ErrorCodeHeader] = []string{strconv.Itoa(e.Code)}
+		reply.Data, _ = json.Marshal(e)
+	}
+	b.requests.record(time.Since(started), e)
+	if m.Reply == "" {
+		return // fire and forget: nobody to answer
+	}
+	if rerr := m.RespondMsg(reply); rerr != nil {
+		b.log.Error().AnErr("cause", rerr).Str("correlation_id", cid).Msg("cannot send reply")
 	}
 }
 
-// serve is the micro handler of one slot: it runs the invocation to the
-// end, so micro's stats time the real work.
-func (b *binding) serve(slot int) micro.HandlerFunc {
-	return func(req micro.Request) {
-		if b.slots.start(slot) {
-			defer b.slots.finish(slot)
-		}
-		b.invoke(req)
+// call is what starts an invocation, from a request or an event.
+type call struct {
+	cid      string
+	header   nats.Header
+	data     []byte
+	inputID  string // logical id of the input, for deterministic output ids
+	attempt  int    // which delivery of an event; 1 for a request
+	attempts int    // deliveries at most
+}
+
+// invoke runs one call through the middleware chain to the function, its
+// outputs published before it returns.
+func (b *binding) invoke(c call) ([]byte, error) {
+	inv := &Invocation{
+		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
+		CorrelationID: c.cid, Header: c.header, Data: c.data, Started: time.Now(),
 	}
+	st := &invocation{rt: b.rt, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
+		header: c.header, attempt: c.attempt, attempts: c.attempts}
+	return b.handler(&invocationCtx{Context: b.rt.invokeCtx, st: st}, inv)
 }
 
 // run is the innermost handler: the function itself, then its events.
@@ -134,51 +164,13 @@ func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
 	return out, nil
 }
 
-func (b *binding) invoke(req micro.Request) {
-	hdr := nats.Header(req.Headers())
-	cid := SafeCorrelationID(hdr.Get(HeaderCorrelationID))
-	inputID := hdr.Get(headerInputID)
-	if inputID != "" {
-		crashPoint("event-started")
-	} else if inputID = hdr.Get(nats.MsgIdHdr); inputID == "" {
-		inputID = cid + "/" + NewCorrelationID()
-	}
-	inv := &Invocation{
-		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
-		CorrelationID: cid, Header: hdr, Data: req.Data(), Started: time.Now(),
-	}
-	st := &invocation{rt: b.rt, fn: b.fn, cid: cid, nc: b.rt.nc, base: &b.log, inputID: inputID, header: hdr}
-	ctx := &invocationCtx{Context: b.rt.invokeCtx, st: st}
-	out, err := b.handler(ctx, inv)
-
-	opts := func(m *nats.Msg) {
-		if m.Header == nil {
-			m.Header = nats.Header{}
-		}
-		m.Header[HeaderCorrelationID] = []string{cid}
-	}
-	if err == nil {
-		if req.Reply() == "" {
-			return // fire and forget: nobody to answer
-		}
-		if rerr := req.Respond(out, opts); rerr != nil {
-			st.log().Error().AnErr("cause", rerr).Msg("cannot send reply")
-		}
-		return
-	}
-	e := AsError(err)
-	body, _ := json.Marshal(e)
-	if rerr := req.Error(strconv.Itoa(e.Code), e.Message, body, opts); rerr != nil && req.Reply() != "" {
-		st.log().Error().AnErr("cause", rerr).Msg("cannot send error reply")
-	}
-}
-
-// stats is the endpoint-specific part of `nats micro stats`.
-func (b *binding) stats() any {
+// stats is the endpoint's data in `nats micro stats`: capacity, what runs
+// now, the function's own figures and, for a function started by events,
+// its event invocations (micro's columns count requests).
+func (b *binding) stats() map[string]any {
 	s := map[string]any{
-		"subject":     b.subject,
-		"concurrency": cap(b.slots.free),
-		"in_flight":   b.slots.running(),
+		"concurrency": cap(b.slots),
+		"in_flight":   len(b.slots),
 	}
 	if b.fn.Stats != nil {
 		for k, v := range b.fn.Stats() {
@@ -187,21 +179,25 @@ func (b *binding) stats() any {
 	}
 	if len(b.triggers) > 0 {
 		ts := map[string]any{}
+		var ev eventTotals
 		for _, t := range b.triggers {
 			ts[t.subject] = t.stats()
+			ev.add(t)
 		}
+		s["events"] = ev
 		s["triggers"] = ts
 	}
 	return s
 }
 
-// drained reports whether the dispatcher has stopped and every slot is free.
-// While NATS is unreachable no new request can arrive, so idle slots suffice.
+// drained reports whether the function takes no more requests and runs
+// nothing. While NATS is unreachable no request can arrive, so an idle
+// function suffices.
 func (b *binding) drained() bool {
 	for _, t := range b.triggers {
 		if !t.idle() {
 			return false
 		}
 	}
-	return b.slots.idle() && (!b.sub.IsValid() || !b.rt.dc.IsConnected())
+	return b.running.Load() == 0 && (!b.sub.IsValid() || !b.rt.nc.IsConnected())
 }

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -79,6 +78,9 @@ type invocation struct {
 	base    *zerolog.Logger // the function's logger, without the correlation id
 	inputID string          // logical id of the input, for deterministic output ids
 	header  nats.Header     // the input's headers
+	// attempt is which delivery of an event this is, of attempts at most;
+	// 1 of 1 for a request.
+	attempt, attempts int
 
 	logOnce sync.Once
 	logger  *zerolog.Logger
@@ -173,17 +175,11 @@ func Header(ctx context.Context) nats.Header {
 	return nats.Header{}
 }
 
-// headerDelivery tells the slot which delivery of an event it runs, as
-// "n/max", so a function can act differently on its last attempt.
-const headerDelivery = "Natsfn-Delivery"
-
 // Attempt returns which delivery of an event the invocation is, and how many
 // there will be at most; for a request it returns 1, 1.
 func Attempt(ctx context.Context) (n, max int) {
-	if st := invocationOf(ctx); st != nil {
-		if _, err := fmt.Sscanf(st.header.Get(headerDelivery), "%d/%d", &n, &max); err == nil {
-			return n, max
-		}
+	if st := invocationOf(ctx); st != nil && st.attempts > 0 {
+		return st.attempt, st.attempts
 	}
 	return 1, 1
 }

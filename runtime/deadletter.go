@@ -67,7 +67,6 @@ func (d DeadLetter) msg() *nats.Msg {
 		switch k {
 		case nats.MsgIdHdr:
 			m.Header[HeaderDLQMsgID] = v
-		case headerInputID:
 		default:
 			m.Header[k] = v
 		}

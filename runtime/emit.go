@@ -24,10 +24,6 @@ type (
 	EmitOption func(*pendingEvent)
 )
 
-// headerInputID carries the logical id of an event from the consumer to the
-// slot that runs it, so outputs get ids derived from their input.
-const headerInputID = "Natsfn-Input-Id"
-
 // WithEventID sets the event's logical id (its ce-id), e.g. an order id, so
 // the same business fact always gets the same id wherever it is emitted.
 func WithEventID(id string) EmitOption { return func(e *pendingEvent) { e.id = id } }
@@ -70,9 +66,9 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 	return nil
 }
 
-// publishOutbox publishes an invocation's events and waits for every
-// PubAck. A failure is transient: the input is retried and the events that
-// did get through are dropped as duplicates on the next attempt.
+// publishOutbox publishes an invocation's events at once and waits for
+// every PubAck. A failure is transient: the input is retried and the events
+// that did get through are dropped as duplicates on the next attempt.
 func (b *binding) publishOutbox(st *invocation) error {
 	st.mu.Lock()
 	outbox := st.outbox
@@ -84,14 +80,30 @@ func (b *binding) publishOutbox(st *invocation) error {
 	ctx, cancel := context.WithTimeout(b.rt.invokeCtx, 10*time.Second)
 	defer cancel()
 	seen := map[string]int{} // base type -> how many emitted so far
+	source := "natsfn/" + b.service + "/" + b.fn.Name
+	traceparent := st.header.Get(HeaderTraceParent)
+	acks := make([]jetstream.PubAckFuture, 0, len(outbox))
 	for _, ev := range outbox {
 		base := BaseType(ev.typ)
 		if ev.id == "" {
 			ev.id = derivedID(b.service, b.fn.Name, st.inputID, base, seen[base])
 		}
 		seen[base]++
-		if err := b.rt.publishEvent(ctx, "natsfn/"+b.service+"/"+b.fn.Name, ev, st.cid, st.header.Get(HeaderTraceParent)); err != nil {
-			return err
+		ack, err := b.rt.js.PublishMsgAsync(eventMsg(source, ev, st.cid, traceparent), jetstream.WithMsgID(ev.id+"|"+ev.typ))
+		if err != nil {
+			return publishError(ev.typ, err)
+		}
+		acks = append(acks, ack)
+	}
+	for _, ack := range acks {
+		select {
+		case pa := <-ack.Ok():
+			b.rt.log.Debug().Str("correlation_id", st.cid).Str("event", ack.Msg().Subject).Str("stream", pa.Stream).
+				Uint64("seq", pa.Sequence).Bool("duplicate", pa.Duplicate).Msg("event stored")
+		case err := <-ack.Err():
+			return publishError(ack.Msg().Subject, err)
+		case <-ctx.Done():
+			return publishError(ack.Msg().Subject, ctx.Err())
 		}
 	}
 	return nil
@@ -102,6 +114,18 @@ func (b *binding) publishOutbox(st *invocation) error {
 // the v1 and v2 copies of one event are both kept and a repeat of either is
 // dropped.
 func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEvent, cid, traceparent string) error {
+	ack, err := rt.js.PublishMsg(ctx, eventMsg(source, ev, cid, traceparent), jetstream.WithMsgID(ev.id+"|"+ev.typ))
+	if err != nil {
+		return publishError(ev.typ, err)
+	}
+	rt.log.Debug().Str("correlation_id", cid).Str("event", ev.typ).Str("event_id", ev.id).Str("stream", ack.Stream).
+		Uint64("seq", ack.Sequence).Bool("duplicate", ack.Duplicate).Msg("event stored")
+	return nil
+}
+
+// eventMsg is an event with its CloudEvents envelope, correlation id and
+// trace context.
+func eventMsg(source string, ev pendingEvent, cid, traceparent string) *nats.Msg {
 	msg := nats.NewMsg(ev.typ)
 	msg.Data = ev.data
 	Event{ID: ev.id, Source: source, Type: ev.typ, Time: time.Now()}.stamp(msg.Header)
@@ -111,18 +135,14 @@ func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEv
 	if traceparent != "" {
 		msg.Header.Set(HeaderTraceParent, traceparent)
 	}
-	ack, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
-	if err == nil {
-		rt.log.Debug().Str("correlation_id", cid).Str("event", ev.typ).Str("event_id", ev.id).Str("stream", ack.Stream).
-			Uint64("seq", ack.Sequence).Bool("duplicate", ack.Duplicate).Msg("event stored")
+	return msg
+}
+
+func publishError(subject string, err error) error {
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", subject)
 	}
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-			return Unavailable("publish %s: no stream captures this subject; declare it in the service's Streams", ev.typ)
-		}
-		return Unavailable("publish %s: %v", ev.typ, err)
-	}
-	return nil
+	return Unavailable("publish %s: %v", subject, err)
 }
 
 // derivedID is the deterministic logical id of the n-th event of one base

@@ -160,3 +160,27 @@ func statsSettle(t testing.TB, nc *nats.Conn, service, function string, requests
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// eventStatsData is what `nats micro stats` shows of a function's events,
+// in lane 1's data.
+type eventStatsData struct {
+	Invocations    int           `json:"num_invocations"`
+	Errors         int           `json:"num_errors"`
+	ProcessingTime time.Duration `json:"processing_time"`
+}
+
+func eventStats(t testing.TB, nc *nats.Conn, service, function string) eventStatsData {
+	t.Helper()
+	for _, e := range serviceStats(t, nc, service).Endpoints {
+		if e.Name != function {
+			continue
+		}
+		var d struct {
+			Events eventStatsData `json:"events"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil && d.Events.Invocations > 0 {
+			return d.Events
+		}
+	}
+	return eventStatsData{}
+}

@@ -83,10 +83,15 @@ func TestConcurrentInvocationsOverlapAndStatsAddUp(t *testing.T) {
 	nc := connectClient(t, srv)
 
 	done := make(chan []error)
-	go func() { done <- callAll(nc, n) }()
-	// All n are inside the function at the same time: only possible if they
-	// really run concurrently (with serial handlers this would wait forever).
+	go func() { done <- callAll(nc, 2*n) }()
+	// n are inside the function at the same time (serial handlers could
+	// never do that), and the other n wait for a free slot, not more.
 	g.waitEntered(t, n)
+	select {
+	case <-g.entered:
+		t.Fatalf("more than %d invocations at once", n)
+	case <-time.After(100 * time.Millisecond):
+	}
 	close(g.release)
 	for _, err := range <-done {
 		if err != nil {
@@ -96,11 +101,54 @@ func TestConcurrentInvocationsOverlapAndStatsAddUp(t *testing.T) {
 	if g.peak.Load() != n {
 		t.Fatalf("peak concurrency %d, want %d", g.peak.Load(), n)
 	}
-	// And micro's stats count every invocation with its real duration: each
-	// spent at least 20ms working, so the sum is at least n*20ms, which a
-	// handler that only hands work off could never report.
-	if proc := statsSettle(t, nc, "gated", "work", n, 0); proc < n*20*time.Millisecond {
-		t.Fatalf("processing time %s; want >= %s", proc, n*20*time.Millisecond)
+	// And `nats micro stats` counts every invocation with its real
+	// duration: each spent at least 20ms working, so the sum is at least
+	// 2n*20ms, which a handler that only hands work off could never report.
+	if proc := statsSettle(t, nc, "gated", "work", 2*n, 0); proc < 2*n*20*time.Millisecond {
+		t.Fatalf("processing time %s; want >= %s", proc, 2*n*20*time.Millisecond)
+	}
+}
+
+// A request never waits behind a slow one while a slot is free: the
+// replica takes each request as it comes and runs it on a free slot.
+func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
+	srv := startNATS(t)
+	release := make(chan struct{})
+	work := func(ctx context.Context, in helloIn) (helloOut, error) {
+		if in.Name == "slow" {
+			<-release
+		}
+		return helloOut{Greeting: in.Name}, nil
+	}
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "mixed", Version: "1.0.0",
+		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "work", Concurrency: 2}, work)}})
+	nc := connectClient(t, srv)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := runtime.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
+		slow <- err
+	}()
+	eventually(t, 5*time.Second, "the slow request holds a slot", func() bool {
+		_, _, proc := totals(serviceStats(t, nc, "mixed"), "work")
+		var d struct {
+			InFlight int `json:"in_flight"`
+		}
+		for _, e := range serviceStats(t, nc, "mixed").Endpoints {
+			_ = json.Unmarshal(e.Data, &d)
+		}
+		return proc == 0 && d.InFlight == 1
+	})
+	// Every fast request is answered while the slow one still runs: none
+	// waits behind it (with one lane per slot and random spreading, about
+	// half of them would).
+	for i := range 20 {
+		if _, err := runtime.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {
+			t.Fatalf("fast request %d waited behind the slow one: %v", i, err)
+		}
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
 	}
 }
 

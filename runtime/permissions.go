@@ -14,7 +14,7 @@ type Permissions struct {
 }
 
 // ServicePermissions derives the least a service's replicas need from its
-// definition: its request subjects and slots, the events it declares
+// definition: its request subjects (lanes), the events it declares
 // (Emits, Result) and the requests it makes (Calls), the JetStream API
 // calls for its own streams, consumers and buckets, its dead letters, its
 // share of the claims bucket, micro discovery and its own inbox
@@ -41,8 +41,8 @@ func ServicePermissions(s Service, all []Service) (Permissions, error) {
 		pub("$JS.API.STREAM.MSG.GET.KV_" + name) // reads go to the leader (see declareBucket)
 	}
 
-	pub("$JS.API.INFO", "$JS.API.STREAM.NAMES", "_NATSFN."+s.Name+".>")
-	sub("$SRV.>", "_NATSFN."+s.Name+".>", "_INBOX."+s.Name+".>")
+	pub("$JS.API.INFO", "$JS.API.STREAM.NAMES")
+	sub("$SRV.>", "_INBOX."+s.Name+".>")
 	for _, st := range s.Streams {
 		stream(st.Name)
 	}

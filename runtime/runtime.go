@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 )
 
@@ -25,21 +24,16 @@ type Runtime struct {
 	log      zerolog.Logger
 	metrics  *Metrics
 
-	nc    *nats.Conn // set once in Run before any subscription exists
-	ncPtr atomic.Pointer[nats.Conn]
-	// dc carries the dispatchers and the events handed to slots. A separate
-	// connection is not for speed: nats-server's allow_responses lets a
-	// connection answer a reply subject only if that reply reached it once,
-	// and a hand-off on the same connection spends that right.
-	dc       *nats.Conn
-	js       jetstream.JetStream
-	claims   *claims
-	watcher  *advisoryWatcher
-	buckets  sync.Map // name -> jetstream.KeyValue
-	jobs     sync.WaitGroup
-	micros   []micro.Service
-	mu       sync.RWMutex
-	bindings map[string]*binding // by "service/function"
+	nc        *nats.Conn // set once in Run before any subscription exists
+	ncPtr     atomic.Pointer[nats.Conn]
+	js        jetstream.JetStream
+	claims    *claims
+	watcher   *advisoryWatcher
+	buckets   sync.Map // name -> jetstream.KeyValue
+	jobs      sync.WaitGroup
+	instances []*instance
+	mu        sync.RWMutex
+	bindings  map[string]*binding // by "service/function"
 
 	progress   *progress // the start-up step being waited for, for /readyz
 	connected  atomic.Bool
@@ -48,9 +42,8 @@ type Runtime struct {
 	readyCh    chan struct{}
 
 	// invokeCtx is the parent of every invocation's context; cancelled when
-	// the shutdown deadline passes. hardStop ends waits for a slot.
+	// the shutdown deadline passes.
 	invokeCtx context.Context
-	hardStop  context.Context
 	cancel    context.CancelFunc
 
 	admin   *http.Server
@@ -97,7 +90,6 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 		progress:  &progress{},
 		readyCh:   make(chan struct{}),
 		invokeCtx: ctx,
-		hardStop:  ctx,
 		cancel:    cancel,
 	}, nil
 }
@@ -115,10 +107,8 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		}
 	}
 	if err := rt.start(ctx); err != nil {
-		for _, nc := range []*nats.Conn{rt.nc, rt.dc} {
-			if nc != nil {
-				nc.Close()
-			}
+		if rt.nc != nil {
+			rt.nc.Close()
 		}
 		rt.stopAdmin()
 		if ctx.Err() != nil {
@@ -140,18 +130,12 @@ func (rt *Runtime) Run(ctx context.Context) error {
 
 // start connects and registers everything, one awaited step at a time.
 func (rt *Runtime) start(ctx context.Context) error {
-	hooks := connHooks{onReconnect: rt.onReconnect, progress: rt.progress}
-	nc, err := connect(ctx, &rt.cfg, rt.log, rt.metrics, hooks)
+	nc, err := connect(ctx, &rt.cfg, rt.log, rt.metrics, connHooks{progress: rt.progress})
 	if err != nil {
 		return err
 	}
 	rt.nc = nc
 	rt.ncPtr.Store(nc)
-	dcfg := rt.cfg
-	dcfg.Name += "-dispatch"
-	if rt.dc, err = connect(ctx, &dcfg, rt.log, rt.metrics, hooks); err != nil {
-		return err
-	}
 	if rt.js, err = jetstream.New(nc); err != nil {
 		return err
 	}
@@ -170,46 +154,36 @@ func (rt *Runtime) register(ctx context.Context) error {
 		return err
 	}
 	for _, def := range rt.services {
-		cfg := micro.Config{
-			Name:        def.Name,
-			Version:     def.Version,
-			Description: def.Description,
-			Metadata:    def.Metadata,
-			StatsHandler: func(e *micro.Endpoint) any {
-				if b := rt.binding(def.Name, e.Name); b != nil {
-					return b.stats()
-				}
-				return nil
-			},
-		}
+		svc := newInstance(def, rt.log)
 		// Subscribing only queues the request to the server: it fails on a
 		// closed connection or a bad config, never because NATS is slow.
-		svc, err := micro.AddService(rt.nc, cfg)
-		if err != nil {
-			return fmt.Errorf("service %s: %w", def.Name, err)
-		}
-		rt.micros = append(rt.micros, svc)
 		for _, fn := range def.Functions {
 			b, err := rt.bind(svc, def, fn)
 			if err != nil {
 				return fmt.Errorf("service %s: %w", def.Name, err)
 			}
+			svc.fns = append(svc.fns, b)
 			rt.mu.Lock()
 			rt.bindings[def.Name+"/"+fn.Name] = b
 			rt.mu.Unlock()
 		}
+		rt.instances = append(rt.instances, svc)
 	}
 	// Make sure the server has every subscription before events flow in.
-	err := rt.await(ctx, "subscriptions reach the server", func(actx context.Context) error {
-		if err := rt.nc.FlushWithContext(actx); err != nil {
-			return err
-		}
-		return rt.dc.FlushWithContext(actx)
-	})
+	err := rt.await(ctx, "subscriptions reach the server", rt.nc.FlushWithContext)
 	if err != nil {
 		return err
 	}
-	return rt.startTriggers(ctx)
+	if err := rt.startTriggers(ctx); err != nil {
+		return err
+	}
+	// Discoverable once everything serves.
+	for _, svc := range rt.instances {
+		if err := svc.announce(rt.nc); err != nil {
+			return err
+		}
+	}
+	return rt.await(ctx, "discovery reaches the server", rt.nc.FlushWithContext)
 }
 
 // declare creates (or updates) the streams and buckets, each its own
@@ -385,14 +359,6 @@ func (rt *Runtime) binding(service, function string) *binding {
 	return rt.bindings[service+"/"+function]
 }
 
-func (rt *Runtime) onReconnect() {
-	rt.mu.RLock()
-	defer rt.mu.RUnlock()
-	for _, b := range rt.bindings {
-		b.slots.reclaim()
-	}
-}
-
 // shutdown stops taking work, lets in-flight invocations finish within the
 // deadline, then unregisters and closes.
 func (rt *Runtime) shutdown() error {
@@ -400,9 +366,14 @@ func (rt *Runtime) shutdown() error {
 	deadline := time.Now().Add(rt.cfg.ShutdownTimeout)
 	rt.log.Info().Dur("deadline", rt.cfg.ShutdownTimeout).Msg("shutting down: draining requests")
 
+	// Out of discovery first, then no more requests: the server sends
+	// nothing more, and what a subscription holds already is still served.
+	for _, svc := range rt.instances {
+		svc.withdraw()
+	}
 	for _, b := range rt.bindings {
 		if err := b.sub.Drain(); err != nil {
-			rt.log.Warn().AnErr("cause", err).Str("function", b.fn.Name).Msg("cannot drain dispatcher")
+			rt.log.Warn().AnErr("cause", err).Str("function", b.fn.Name).Msg("cannot drain requests")
 		}
 		for _, t := range b.triggers {
 			t.drain()
@@ -421,15 +392,10 @@ func (rt *Runtime) shutdown() error {
 	})
 	if !clean {
 		rt.log.Warn().Msg("shutdown deadline passed; cancelling invocations still running")
+		rt.cancel()
 	}
-	rt.cancel()
-	for _, svc := range rt.micros {
-		if err := svc.Stop(); err != nil {
-			rt.log.Warn().AnErr("cause", err).Str("service", svc.Info().Name).Msg("cannot stop service")
-		}
-	}
-	drainConn(rt.dc, max(time.Until(deadline), time.Second))
 	drainConn(rt.nc, max(time.Until(deadline), time.Second))
+	rt.cancel()
 	rt.stopAdmin()
 	rt.log.Info().Bool("clean", clean).Msg("stopped")
 	if !clean {
@@ -453,7 +419,7 @@ func waitUntil(deadline time.Time, cond func() bool) bool {
 // function and is not shutting down: what /readyz answers.
 func (rt *Runtime) Ready() bool {
 	nc := rt.ncPtr.Load()
-	return rt.connected.Load() && nc != nil && nc.IsConnected() && rt.dc.IsConnected() &&
+	return rt.connected.Load() && nc != nil && nc.IsConnected() &&
 		rt.registered.Load() && !rt.stopping.Load()
 }
 

@@ -91,35 +91,46 @@ func TestDiscoveryPublishesSchemas(t *testing.T) {
 	if info.Version != "1.2.3" || info.Description != "Says hello" {
 		t.Fatalf("info: %+v", info.ServiceIdentity)
 	}
-	seen := map[string]int{}
+	// Each function is one endpoint: the subject a caller uses, micro's
+	// queue group, and its schemas.
+	byName := map[string][]micro.EndpointInfo{}
 	for _, e := range info.Endpoints {
-		seen[e.Name]++
-		if e.Name != "hello" {
-			continue
+		byName[e.Name] = append(byName[e.Name], e)
+	}
+	for name, subject := range map[string]string{"hello": "greeter.hello", "fail": "greeter.failures"} {
+		if len(byName[name]) != 1 {
+			t.Fatalf("%s: %d endpoints, want 1", name, len(byName[name]))
 		}
-		if e.Metadata["subject"] != "greeter.hello" {
-			t.Errorf("hello subject metadata = %q", e.Metadata["subject"])
-		}
-		var req, resp map[string]any
-		if err := json.Unmarshal([]byte(e.Metadata["request_schema"]), &req); err != nil {
-			t.Fatalf("request_schema: %v", err)
-		}
-		if err := json.Unmarshal([]byte(e.Metadata["response_schema"]), &resp); err != nil {
-			t.Fatalf("response_schema: %v", err)
-		}
-		if req["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
-			t.Errorf("request schema dialect: %v", req["$schema"])
-		}
-		props, _ := req["properties"].(map[string]any)
-		if _, ok := props["name"]; !ok {
-			t.Errorf("request schema lacks name: %v", req)
-		}
-		if _, ok := resp["properties"].(map[string]any)["greeting"]; !ok {
-			t.Errorf("response schema lacks greeting: %v", resp)
+		if e := byName[name][0]; e.Subject != subject || e.QueueGroup != micro.DefaultQueueGroup || e.Metadata["concurrency"] != "2" {
+			t.Errorf("%s: subject %q queue group %q concurrency %q; want %q in %q, 2", name, e.Subject, e.QueueGroup, e.Metadata["concurrency"], subject, micro.DefaultQueueGroup)
 		}
 	}
-	if seen["hello"] != 2 || seen["fail"] != 2 {
-		t.Fatalf("want one endpoint per slot (2 each), got %v", seen)
+	e := byName["hello"][0]
+	var req, resp map[string]any
+	if err := json.Unmarshal([]byte(e.Metadata["request_schema"]), &req); err != nil {
+		t.Fatalf("request_schema: %v", err)
+	}
+	if err := json.Unmarshal([]byte(e.Metadata["response_schema"]), &resp); err != nil {
+		t.Fatalf("response_schema: %v", err)
+	}
+	if req["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("request schema dialect: %v", req["$schema"])
+	}
+	props, _ := req["properties"].(map[string]any)
+	if _, ok := props["name"]; !ok {
+		t.Errorf("request schema lacks name: %v", req)
+	}
+	if _, ok := resp["properties"].(map[string]any)["greeting"]; !ok {
+		t.Errorf("response schema lacks greeting: %v", resp)
+	}
+	// The subject info names is the function, validation included: what a
+	// newcomer would copy into `nats req`.
+	reply, err := nc.Request(e.Subject, []byte(`{"name":""}`), 2*time.Second)
+	if err != nil || reply.Header.Get(micro.ErrorCodeHeader) != "400" {
+		t.Fatalf("request to %s: %v %v", e.Subject, err, reply)
+	}
+	if out, err := runtime.Call[helloOut](context.Background(), nc, e.Subject, helloIn{Name: "newcomer"}); err != nil || out.Greeting == "" {
+		t.Fatalf("request to %s: %v %+v", e.Subject, err, out)
 	}
 }
 

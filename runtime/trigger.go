@@ -5,18 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
 // trigger binds a function to one event subject: a durable pull consumer
-// shared by every replica, and the loop that hands its events to the
-// function's slots, so an event invocation takes the same path as a request.
+// shared by every replica, and the loop that runs each event through the
+// function's middleware chain in this process, as many at once as the
+// function's Concurrency allows (the consumer pulls no more than that).
 type trigger struct {
 	b       *binding
 	subject string
@@ -39,6 +40,26 @@ type trigger struct {
 // endpoint's `nats micro stats` data.
 type triggerCounts struct {
 	delivered, redelivered, acked, retried, deadLettered, duplicates, deferred *metrics.Counter
+	// invocations, errors and their processing time, as micro counts
+	// requests: what `nats micro stats` shows of events.
+	invocations, errors, processingNanos atomic.Int64
+}
+
+// eventTotals adds up a function's triggers for `nats micro stats`.
+type eventTotals struct {
+	Invocations           int64         `json:"num_invocations"`
+	Errors                int64         `json:"num_errors"`
+	ProcessingTime        time.Duration `json:"processing_time"`
+	AverageProcessingTime time.Duration `json:"average_processing_time"`
+}
+
+func (e *eventTotals) add(t *trigger) {
+	e.Invocations += t.counts.invocations.Load()
+	e.Errors += t.counts.errors.Load()
+	e.ProcessingTime += time.Duration(t.counts.processingNanos.Load())
+	if e.Invocations > 0 {
+		e.AverageProcessingTime = e.ProcessingTime / time.Duration(e.Invocations)
+	}
 }
 
 var durableUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
@@ -110,7 +131,7 @@ const (
 )
 
 func (t *trigger) start() error {
-	it, err := t.cons.Messages(jetstream.PullMaxMessages(cap(t.b.slots.free)))
+	it, err := t.cons.Messages(jetstream.PullMaxMessages(cap(t.b.slots)))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", t.durable, err)
 	}
@@ -136,15 +157,19 @@ func (t *trigger) loop() {
 			_ = msg.Nak() // not started: leave it to another replica, now
 			continue
 		}
-		slot, ok := t.b.slots.acquire(t.stopCtx)
-		if !ok {
+		select {
+		case t.b.slots <- struct{}{}:
+		case <-t.stopCtx.Done():
 			_ = msg.Nak()
 			continue
 		}
 		t.running.Add(1)
 		go func() {
-			defer t.running.Add(-1)
-			t.process(msg, slot)
+			defer func() {
+				<-t.b.slots
+				t.running.Add(-1)
+			}()
+			t.process(msg)
 		}()
 	}
 }
@@ -174,14 +199,13 @@ func (t *trigger) idle() bool {
 	}
 }
 
-// process runs one event through a slot and settles it: ack on success,
-// backoff and retry on a transient failure, dead letter on a permanent one
-// or on the last delivery.
-func (t *trigger) process(msg jetstream.Msg, slot int) {
+// process runs one event and settles it: ack on success, backoff and retry
+// on a transient failure, dead letter on a permanent one or on the last
+// delivery.
+func (t *trigger) process(msg jetstream.Msg) {
 	rt, ev := t.b.rt, t.b.rt.cfg.Events
 	meta, err := msg.Metadata()
 	if err != nil {
-		t.b.slots.release(slot)
 		t.log.Error().AnErr("cause", err).Msg("event without JetStream metadata")
 		return
 	}
@@ -197,65 +221,113 @@ func (t *trigger) process(msg jetstream.Msg, slot int) {
 	case cerr == nil:
 		logicalID = envelope.ID
 	case !errors.Is(cerr, ErrNotCloudEvent):
-		t.b.slots.release(slot)
 		t.deadLetter(msg, meta, ClassPermanent, "invalid CloudEvents headers: "+cerr.Error(), log)
 		return
 	}
 
 	// An idempotent function runs without a claim (key stays empty).
-	var key string
-	var rev uint64
+	c := &liveClaim{}
 	if !t.b.fn.Idempotent {
-		key = claimKey(t.b.service, t.b.fn.Name, logicalID)
-		var state claimState
-		var wait time.Duration
-		state, rev, wait, err = t.claim(msg, key)
-		if !t.claimed(msg, meta, slot, state, wait, err, log) {
+		c.key = claimKey(t.b.service, t.b.fn.Name, logicalID)
+		state, rev, wait, err := t.claim(msg, c.key)
+		if !t.claimed(msg, meta, state, wait, err, log) {
 			return
 		}
+		c.rev.Store(rev)
 	}
 
-	code, errText, rev := t.invoke(msg, slot, logicalID, key, rev)
+	crashPoint("event-started")
+	stop := t.keepAlive(msg, c)
+	started := time.Now()
+	_, ierr := t.b.invoke(call{
+		cid: SafeCorrelationID(msg.Headers().Get(HeaderCorrelationID)), header: msg.Headers(), data: msg.Data(),
+		inputID: logicalID, attempt: int(meta.NumDelivered), attempts: ev.MaxDeliver,
+	})
+	stop()
+	t.counts.invocations.Add(1)
+	t.counts.processingNanos.Add(int64(time.Since(started)))
+
 	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
 	defer cancel()
-	switch {
-	case code == 0:
-		if key != "" {
-			if err := rt.claims.finish(ctx, key, rev); err != nil {
+	if ierr == nil {
+		if c.key != "" {
+			if err := rt.claims.finish(ctx, c.key, c.revision()); err != nil {
 				log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
 			}
 		}
 		t.counts.acked.Inc() // counted first: once acked, an observer may look
 		_ = msg.Ack()
-	case code >= 400 && code < 500:
-		t.releaseClaim(ctx, key, rev)
-		t.deadLetter(msg, meta, ClassPermanent, errText, log)
+		return
+	}
+	t.counts.errors.Add(1)
+	e := AsError(ierr)
+	t.releaseClaim(ctx, c.key, c.revision())
+	switch {
+	case e.Code >= 400 && e.Code < 500:
+		t.deadLetter(msg, meta, ClassPermanent, e.Error(), log)
+	case meta.NumDelivered >= uint64(ev.MaxDeliver):
+		t.deadLetter(msg, meta, ClassExhausted, e.Error(), log)
 	default:
-		t.releaseClaim(ctx, key, rev)
-		if meta.NumDelivered >= uint64(ev.MaxDeliver) {
-			t.deadLetter(msg, meta, ClassExhausted, errText, log)
+		t.retry(msg, meta, e.Error(), log)
+	}
+}
+
+// liveClaim is an event's claim while its function runs: keepAlive moves
+// its revision on.
+type liveClaim struct {
+	key string
+	rev atomic.Uint64
+}
+
+func (c *liveClaim) revision() uint64 { return c.rev.Load() }
+
+// keepAlive tells JetStream the event is still being worked on, and keeps
+// its claim fresh, every third of AckWait until stop is called: long work
+// is not redelivered under itself, nor taken over as a dead replica's.
+// stop waits for a beat under way, so the claim's revision is final.
+func (t *trigger) keepAlive(msg jetstream.Msg, c *liveClaim) (stop func()) {
+	rt := t.b.rt
+	every := rt.cfg.Events.AckWait / 3
+	var mu sync.Mutex
+	stopped := false
+	var timer *time.Timer
+	timer = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
 			return
 		}
-		t.retry(msg, meta, errText, log)
+		_ = msg.InProgress()
+		if c.key != "" {
+			ctx, cancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
+			if rev, err := rt.claims.refresh(ctx, c.key, c.revision()); err == nil {
+				c.rev.Store(rev)
+			}
+			cancel()
+		}
+		timer.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }
 
 // claimed settles an event whose claim was not ours to take (an error, a
 // finished duplicate, a busy holder) and reports whether to go ahead.
-func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, slot int, state claimState, wait time.Duration, err error, log zerolog.Logger) bool {
+func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, state claimState, wait time.Duration, err error, log zerolog.Logger) bool {
 	switch {
 	case err != nil:
-		t.b.slots.release(slot)
 		log.Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
 		t.retry(msg, meta, "claim: "+err.Error(), log)
 		return false
 	case state == claimFinished:
-		t.b.slots.release(slot)
 		t.counts.duplicates.Inc()
 		_ = msg.Ack()
 		return false
 	case state == claimBusy:
-		t.b.slots.release(slot)
 		t.counts.deferred.Inc()
 		_ = msg.NakWithDelay(max(wait, 10*time.Millisecond))
 		return false
@@ -291,62 +363,6 @@ func (t *trigger) claim(msg jetstream.Msg, key string) (claimState, uint64, time
 		case <-time.After(min(max(wait, 10*time.Millisecond), rt.cfg.Events.AckWait/3)):
 		case <-t.stopCtx.Done():
 			return claimBusy, 0, wait, nil
-		}
-	}
-}
-
-// invoke forwards the event to its slot as a request, keeping the delivery
-// alive (and the claim fresh) while the function works. It returns 0 on
-// success, or the error code and message.
-func (t *trigger) invoke(msg jetstream.Msg, slot int, logicalID, key string, rev uint64) (int, string, uint64) {
-	rt := t.b.rt
-	req := nats.NewMsg(t.b.subjects[slot])
-	for k, v := range msg.Headers() {
-		req.Header[k] = v
-	}
-	req.Header.Set(headerInputID, logicalID)
-	if meta, err := msg.Metadata(); err == nil {
-		req.Header.Set(headerDelivery, fmt.Sprintf("%d/%d", meta.NumDelivered, rt.cfg.Events.MaxDeliver))
-	}
-	req.Data = msg.Data()
-
-	timeout := t.b.timeout + 10*time.Second
-	ctx, cancel := context.WithTimeout(rt.invokeCtx, timeout)
-	defer cancel()
-	type result struct {
-		reply *nats.Msg
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		r, err := rt.dc.RequestMsgWithContext(ctx, req)
-		done <- result{r, err}
-	}()
-	tick := time.NewTicker(rt.cfg.Events.AckWait / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case r := <-done:
-			if r.err != nil {
-				t.b.slots.release(slot) // never reached the slot, or no answer
-				return CodeUnavailable, "no answer from the function: " + r.err.Error(), rev
-			}
-			ferr := errorFromMsg(r.reply)
-			if ferr == nil {
-				return 0, "", rev
-			}
-			e := AsError(ferr)
-			return e.Code, e.Error(), rev
-		case <-tick.C:
-			_ = msg.InProgress()
-			if key == "" {
-				continue
-			}
-			rctx, rcancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
-			if nrev, err := rt.claims.refresh(rctx, key, rev); err == nil {
-				rev = nrev
-			}
-			rcancel()
 		}
 	}
 }

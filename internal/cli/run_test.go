@@ -75,8 +75,14 @@ func TestTwoPaymentProcessesShareTheWork(t *testing.T) {
 		for _, s := range stats {
 			n := 0
 			for _, e := range s.Endpoints {
-				if e.Name == "charge" {
-					n += e.NumRequests
+				// Events show in the endpoint's data (micro counts requests).
+				var d struct {
+					Events struct {
+						Invocations int `json:"num_invocations"`
+					} `json:"events"`
+				}
+				if e.Name == "charge" && json.Unmarshal(e.Data, &d) == nil {
+					n += d.Events.Invocations
 				}
 			}
 			perInstance[s.ID] = n
