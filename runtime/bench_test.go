@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,28 +23,40 @@ import (
 // benchClients is how many callers send requests at once in the benchmarks.
 const benchClients = 16
 
-// benchWork is one kind of function body, run the same way by the bare
-// handler and by the runtime.
+// benchWork is one kind of function body, run the same way by the
+// baseline and by the runtime.
 type benchWork struct {
 	name string
-	// validate: the bare handler also checks the input against the schema,
-	// as a hand-written service that honours its contract must.
+	// validate: the baseline also checks the input against the schema, as a
+	// hand-written service that honours its contract must.
 	validate bool
 	// wait: time spent waiting on a downstream call (a database, an API).
-	wait time.Duration
+	wait func()
+	// concurrent: the baseline is a hand-written concurrent handler (a
+	// goroutine per request on a plain queue subscription) rather than a
+	// bare micro handler, which runs one request at a time; the runtime
+	// function then gets as many slots as there are callers.
+	concurrent bool
 }
 
 var benchWorks = []benchWork{
 	{name: "echo"},
 	{name: "validated", validate: true},
-	{name: "downstream-1ms", validate: true, wait: time.Millisecond},
+	{name: "downstream-1ms", validate: true, concurrent: true, wait: func() { time.Sleep(time.Millisecond) }},
+	{name: "mixed-10pct-50ms", validate: true, concurrent: true, wait: func() {
+		if rand.IntN(10) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}},
 }
 
-// BenchmarkInvoke compares a function served by the runtime with a bare
-// nats.go micro handler doing the same work, on the same embedded server,
-// with the same 16 concurrent callers. Throughput ratio runtime/bare = bare
-// ns/op ÷ runtime ns/op (`task bench` prints it). cpu-ns/op is the CPU the
-// whole process (server, callers, handlers) spent per request.
+// BenchmarkInvoke compares a function served by the runtime with the same
+// work written by hand on nats.go, on the same embedded server, with the
+// same 16 concurrent callers: a bare micro handler for CPU-bound work, a
+// goroutine-per-request handler for work that waits. Throughput ratio
+// runtime/bare = bare ns/op ÷ runtime ns/op (`task bench` prints it);
+// p50-ms and p99-ms are request latencies; cpu-ns/op is the CPU the whole
+// process (server, callers, handlers) spent per request.
 func BenchmarkInvoke(b *testing.B) {
 	srv := startNATS(b)
 	schema, err := runtime.SchemaFor(reflect.TypeFor[helloIn]())
@@ -56,6 +71,29 @@ func BenchmarkInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// handle is the hand-written body: validate if asked, decode, work, answer.
+	handle := func(w benchWork, data []byte, respond func([]byte), fail func(string)) {
+		if w.validate {
+			v, err := validator.UnmarshalJSON(bytes.NewReader(data))
+			if err == nil {
+				err = sch.Validate(v)
+			}
+			if err != nil {
+				fail(err.Error())
+				return
+			}
+		}
+		var in helloIn
+		if err := json.Unmarshal(data, &in); err != nil {
+			fail(err.Error())
+			return
+		}
+		if w.wait != nil {
+			w.wait()
+		}
+		out, _ := json.Marshal(helloOut{Greeting: "hello " + in.Name})
+		respond(out)
+	}
 
 	bareConn := connectClient(b, srv)
 	bare, err := micro.AddService(bareConn, micro.Config{Name: "bare", Version: "1.0.0"})
@@ -65,30 +103,28 @@ func BenchmarkInvoke(b *testing.B) {
 	defer bare.Stop()
 	var fns []*runtime.Function
 	for _, w := range benchWorks {
-		err = bare.AddEndpoint(w.name, micro.HandlerFunc(func(req micro.Request) {
-			if w.validate {
-				v, err := validator.UnmarshalJSON(bytes.NewReader(req.Data()))
-				if err == nil {
-					err = sch.Validate(v)
-				}
-				if err != nil {
-					_ = req.Error("400", err.Error(), nil)
-					return
-				}
-			}
-			var in helloIn
-			if err := json.Unmarshal(req.Data(), &in); err != nil {
-				_ = req.Error("400", err.Error(), nil)
-				return
-			}
-			time.Sleep(w.wait)
-			_ = req.RespondJSON(helloOut{Greeting: "hello " + in.Name})
-		}), micro.WithEndpointSubject("bare."+w.name))
+		if w.concurrent {
+			_, err = bareConn.QueueSubscribe("bare."+w.name, "q", func(m *nats.Msg) {
+				go handle(w, m.Data, func(out []byte) { _ = m.Respond(out) }, func(e string) {
+					_ = m.RespondMsg(&nats.Msg{Header: nats.Header{micro.ErrorCodeHeader: {"400"}, micro.ErrorHeader: {e}}})
+				})
+			})
+		} else {
+			err = bare.AddEndpoint(w.name, micro.HandlerFunc(func(req micro.Request) {
+				handle(w, req.Data(), func(out []byte) { _ = req.Respond(out) }, func(e string) { _ = req.Error("400", e, nil) })
+			}), micro.WithEndpointSubject("bare."+w.name))
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		fns = append(fns, runtime.Func(runtime.FuncConfig{Name: w.name}, func(_ context.Context, in helloIn) (helloOut, error) {
-			time.Sleep(w.wait)
+		cfg := runtime.FuncConfig{Name: w.name}
+		if w.concurrent {
+			cfg.Concurrency = benchClients
+		}
+		fns = append(fns, runtime.Func(cfg, func(_ context.Context, in helloIn) (helloOut, error) {
+			if w.wait != nil {
+				w.wait()
+			}
 			return helloOut{Greeting: "hello " + in.Name}, nil
 		}))
 	}
@@ -102,7 +138,7 @@ func BenchmarkInvoke(b *testing.B) {
 }
 
 // benchRequests sends b.N requests from benchClients goroutines spread over
-// four client connections.
+// four client connections, and reports latency percentiles and CPU.
 func benchRequests(b *testing.B, url, subject string) {
 	conns := make([]*nats.Conn, 4)
 	for i := range conns {
@@ -115,25 +151,45 @@ func benchRequests(b *testing.B, url, subject string) {
 	}
 	body := []byte(`{"name":"ada","times":2}`)
 	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
 	b.SetParallelism(max(1, benchClients/runtimeProcs()))
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := cpuTime()
-	defer func() { b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		nc := conns[next.Add(1)%int64(len(conns))]
+		mine := make([]time.Duration, 0, 1024)
 		for pb.Next() {
+			t := time.Now()
 			msg, err := nc.Request(subject, body, 5*time.Second)
 			if err != nil {
 				b.Error(err)
 				return
 			}
+			mine = append(mine, time.Since(t))
 			if msg.Header.Get(micro.ErrorCodeHeader) != "" {
-				b.Errorf("error reply: %s", msg.Data)
+				b.Errorf("error reply: %s", msg.Header.Get(micro.ErrorHeader))
 				return
 			}
 		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
 	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	reportLatencies(b, lat)
+}
+
+// reportLatencies adds p50-ms and p99-ms to a benchmark's results.
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // cpuTime is the CPU this process (server, clients and handlers alike) has

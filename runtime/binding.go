@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,10 +27,9 @@ type binding struct {
 	metadata map[string]string // what `nats micro info` shows
 	handler  Handler
 	sub      *nats.Subscription
-	// slots holds a token per invocation running, requests and events
-	// alike: at most Concurrency at once in this replica.
-	slots    chan struct{}
-	running  atomic.Int64 // requests taken and not yet answered
+	readers  sync.WaitGroup // the goroutines that take requests
+	running  atomic.Int64   // requests being served
+	workers  *workers       // run the function's events
 	requests requestStats
 	triggers []*trigger
 	timeout  time.Duration
@@ -50,7 +51,7 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 		instance: svc.id,
 		fn:       fn,
 		subject:  def.subject(fn),
-		slots:    make(chan struct{}, n),
+		workers:  newWorkers(n),
 		timeout:  timeout,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
 			Str("instance", svc.id).Logger(),
@@ -70,29 +71,38 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 	b.handler = chain(b.run, mws...)
 
 	// One subscription in micro's queue group: the server gives each
-	// request to one replica, once; within the replica it runs as soon as
-	// a slot is free, whatever else is slow.
-	sub, err := rt.nc.QueueSubscribe(b.subject, micro.DefaultQueueGroup, b.receive)
+	// request to one replica, once. Concurrency goroutines take requests
+	// from it, each the next one as soon as it is free: nothing waits
+	// behind a slow request while a reader is idle, and no goroutine sits
+	// between the subscription and the function (see the package doc).
+	sub, err := rt.nc.QueueSubscribeSync(b.subject, micro.DefaultQueueGroup)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: subscribe %s: %w", fn.Name, b.subject, err)
 	}
+	if err := sub.SetPendingLimits(-1, 64<<20); err != nil {
+		return nil, fmt.Errorf("function %s: %w", fn.Name, err)
+	}
 	b.sub = sub
+	for range n {
+		b.readers.Go(b.read)
+	}
 	return b, nil
 }
 
-// receive takes a request as soon as a slot is free and runs it on its own
-// goroutine. While every slot is busy it waits, and the requests behind it
-// wait in the subscription; the other replicas go on taking their share.
-func (b *binding) receive(m *nats.Msg) {
-	b.running.Add(1)
-	b.slots <- struct{}{}
-	go func() {
-		defer func() {
-			<-b.slots
-			b.running.Add(-1)
-		}()
+// read serves requests until the subscription is drained or closed.
+func (b *binding) read() {
+	for {
+		m, err := b.sub.NextMsg(time.Hour)
+		switch {
+		case errors.Is(err, nats.ErrTimeout):
+			continue
+		case err != nil:
+			return // drained, unsubscribed or closed
+		}
+		b.running.Add(1)
 		b.serve(m)
-	}()
+		b.running.Add(-1)
+	}
 }
 
 // serve runs one request and answers it, and counts it as micro would:
@@ -100,11 +110,10 @@ func (b *binding) receive(m *nats.Msg) {
 func (b *binding) serve(m *nats.Msg) {
 	started := time.Now()
 	cid := SafeCorrelationID(m.Header.Get(HeaderCorrelationID))
-	inputID := m.Header.Get(nats.MsgIdHdr)
-	if inputID == "" {
-		inputID = cid + "/" + NewCorrelationID()
-	}
-	out, err := b.invoke(call{cid: cid, header: m.Header, data: m.Data, inputID: inputID, attempt: 1, attempts: 1})
+	// A request's outputs get ids derived from its Nats-Msg-Id, so a caller
+	// that resends with the same id emits nothing twice; without one, the
+	// ids are fresh (made only if the function emits).
+	out, err := b.invoke(call{cid: cid, header: m.Header, data: m.Data, inputID: m.Header.Get(nats.MsgIdHdr), attempt: 1, attempts: 1})
 
 	reply := &nats.Msg{Header: nats.Header{HeaderCorrelationID: []string{cid}}, Data: out}
 	var e *Error
@@ -128,7 +137,7 @@ type call struct {
 	cid      string
 	header   nats.Header
 	data     []byte
-	inputID  string // logical id of the input, for deterministic output ids
+	inputID  string // logical id of the input, for deterministic output ids; "" for a fresh one
 	attempt  int    // which delivery of an event; 1 for a request
 	attempts int    // deliveries at most
 }
@@ -136,13 +145,20 @@ type call struct {
 // invoke runs one call through the middleware chain to the function, its
 // outputs published before it returns.
 func (b *binding) invoke(c call) ([]byte, error) {
-	inv := &Invocation{
-		Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
-		CorrelationID: c.cid, Header: c.header, Data: c.data, Started: time.Now(),
+	// One allocation for what an invocation carries: its view for
+	// middleware, its state and its context.
+	f := &struct {
+		inv Invocation
+		st  invocation
+		ctx invocationCtx
+	}{
+		inv: Invocation{Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
+			CorrelationID: c.cid, Header: c.header, Data: c.data, Started: time.Now()},
+		st: invocation{rt: b.rt, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
+			header: c.header, attempt: c.attempt, attempts: c.attempts},
 	}
-	st := &invocation{rt: b.rt, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
-		header: c.header, attempt: c.attempt, attempts: c.attempts}
-	return b.handler(&invocationCtx{Context: b.rt.invokeCtx, st: st}, inv)
+	f.ctx = invocationCtx{Context: b.rt.invokeCtx, st: &f.st}
+	return b.handler(&f.ctx, &f.inv)
 }
 
 // run is the innermost handler: the function itself, then its events.
@@ -157,7 +173,7 @@ func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if err := b.publishOutbox(st); err != nil {
+	if err := b.publishOutbox(ctx, st); err != nil {
 		return nil, err
 	}
 	crashPoint("outputs-published")
@@ -169,8 +185,8 @@ func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
 // its event invocations (micro's columns count requests).
 func (b *binding) stats() map[string]any {
 	s := map[string]any{
-		"concurrency": cap(b.slots),
-		"in_flight":   len(b.slots),
+		"concurrency": b.workers.max,
+		"in_flight":   int(b.running.Load()) + b.workers.busy(),
 	}
 	if b.fn.Stats != nil {
 		for k, v := range b.fn.Stats() {

@@ -3,7 +3,6 @@ package runtime_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,11 +103,7 @@ func benchLatencies(b *testing.B, url, subject string) {
 		mu.Unlock()
 	})
 	b.StopTimer()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	reportLatencies(b, lat)
 }
 
 func connectDesign(b *testing.B, url string) *nats.Conn {

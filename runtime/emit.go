@@ -69,7 +69,7 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 // publishOutbox publishes an invocation's events at once and waits for
 // every PubAck. A failure is transient: the input is retried and the events
 // that did get through are dropped as duplicates on the next attempt.
-func (b *binding) publishOutbox(st *invocation) error {
+func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 	st.mu.Lock()
 	outbox := st.outbox
 	st.outbox = nil
@@ -77,11 +77,22 @@ func (b *binding) publishOutbox(st *invocation) error {
 	if len(outbox) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(b.rt.invokeCtx, 10*time.Second)
-	defer cancel()
+	// Bounded by the invocation's own deadline: a publish that hangs past
+	// it is a timed-out invocation, retried like one.
 	seen := map[string]int{} // base type -> how many emitted so far
 	source := "natsfn/" + b.service + "/" + b.fn.Name
 	traceparent := st.header.Get(HeaderTraceParent)
+	if st.inputID == "" {
+		st.inputID = st.cid + "/" + NewCorrelationID()
+	}
+	if len(outbox) == 1 {
+		// One event: a plain publish, without the async machinery.
+		ev := outbox[0]
+		if ev.id == "" {
+			ev.id = derivedID(b.service, b.fn.Name, st.inputID, BaseType(ev.typ), 0)
+		}
+		return b.rt.publishEvent(ctx, source, ev, st.cid, traceparent)
+	}
 	acks := make([]jetstream.PubAckFuture, 0, len(outbox))
 	for _, ev := range outbox {
 		base := BaseType(ev.typ)

@@ -396,6 +396,9 @@ func (rt *Runtime) shutdown() error {
 	}
 	drainConn(rt.nc, max(time.Until(deadline), time.Second))
 	rt.cancel()
+	for _, b := range rt.bindings {
+		b.workers.stop()
+	}
 	rt.stopAdmin()
 	rt.log.Info().Bool("clean", clean).Msg("stopped")
 	if !clean {

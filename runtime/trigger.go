@@ -131,7 +131,7 @@ const (
 )
 
 func (t *trigger) start() error {
-	it, err := t.cons.Messages(jetstream.PullMaxMessages(cap(t.b.slots)))
+	it, err := t.cons.Messages(jetstream.PullMaxMessages(2*t.b.workers.max))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", t.durable, err)
 	}
@@ -157,20 +157,15 @@ func (t *trigger) loop() {
 			_ = msg.Nak() // not started: leave it to another replica, now
 			continue
 		}
-		select {
-		case t.b.slots <- struct{}{}:
-		case <-t.stopCtx.Done():
-			_ = msg.Nak()
-			continue
-		}
 		t.running.Add(1)
-		go func() {
-			defer func() {
-				<-t.b.slots
-				t.running.Add(-1)
-			}()
+		t.b.workers.run(func() {
+			defer t.running.Add(-1)
+			if t.stopping.Load() {
+				_ = msg.Nak() // waited for a worker while the replica began to stop
+				return
+			}
 			t.process(msg)
-		}()
+		})
 	}
 }
 
@@ -213,7 +208,6 @@ func (t *trigger) process(msg jetstream.Msg) {
 	if meta.NumDelivered > 1 {
 		t.counts.redelivered.Inc()
 	}
-	log := t.log.With().Uint64("stream_seq", meta.Sequence.Stream).Uint64("delivery", meta.NumDelivered).Logger()
 
 	logicalID := fmt.Sprintf("%s:%d", meta.Stream, meta.Sequence.Stream)
 	envelope, cerr := ParseEvent(msg.Headers())
@@ -221,7 +215,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	case cerr == nil:
 		logicalID = envelope.ID
 	case !errors.Is(cerr, ErrNotCloudEvent):
-		t.deadLetter(msg, meta, ClassPermanent, "invalid CloudEvents headers: "+cerr.Error(), log)
+		t.deadLetter(msg, meta, ClassPermanent, "invalid CloudEvents headers: "+cerr.Error())
 		return
 	}
 
@@ -230,7 +224,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	if !t.b.fn.Idempotent {
 		c.key = claimKey(t.b.service, t.b.fn.Name, logicalID)
 		state, rev, wait, err := t.claim(msg, c.key)
-		if !t.claimed(msg, meta, state, wait, err, log) {
+		if !t.claimed(msg, meta, state, wait, err) {
 			return
 		}
 		c.rev.Store(rev)
@@ -252,7 +246,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	if ierr == nil {
 		if c.key != "" {
 			if err := rt.claims.finish(ctx, c.key, c.revision()); err != nil {
-				log.Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
+				t.eventLog(meta).Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
 			}
 		}
 		t.counts.acked.Inc() // counted first: once acked, an observer may look
@@ -264,11 +258,11 @@ func (t *trigger) process(msg jetstream.Msg) {
 	t.releaseClaim(ctx, c.key, c.revision())
 	switch {
 	case e.Code >= 400 && e.Code < 500:
-		t.deadLetter(msg, meta, ClassPermanent, e.Error(), log)
+		t.deadLetter(msg, meta, ClassPermanent, e.Error())
 	case meta.NumDelivered >= uint64(ev.MaxDeliver):
-		t.deadLetter(msg, meta, ClassExhausted, e.Error(), log)
+		t.deadLetter(msg, meta, ClassExhausted, e.Error())
 	default:
-		t.retry(msg, meta, e.Error(), log)
+		t.retry(msg, meta, e.Error())
 	}
 }
 
@@ -317,11 +311,11 @@ func (t *trigger) keepAlive(msg jetstream.Msg, c *liveClaim) (stop func()) {
 
 // claimed settles an event whose claim was not ours to take (an error, a
 // finished duplicate, a busy holder) and reports whether to go ahead.
-func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, state claimState, wait time.Duration, err error, log zerolog.Logger) bool {
+func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, state claimState, wait time.Duration, err error) bool {
 	switch {
 	case err != nil:
-		log.Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
-		t.retry(msg, meta, "claim: "+err.Error(), log)
+		t.eventLog(meta).Warn().AnErr("cause", err).Msg("cannot claim event; retrying")
+		t.retry(msg, meta, "claim: "+err.Error())
 		return false
 	case state == claimFinished:
 		t.counts.duplicates.Inc()
@@ -367,14 +361,23 @@ func (t *trigger) claim(msg jetstream.Msg, key string) (claimState, uint64, time
 	}
 }
 
-func (t *trigger) retry(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, log zerolog.Logger) {
+// eventLog is the trigger's logger with the event's position, built only
+// when there is something to say.
+func (t *trigger) eventLog(meta *jetstream.MsgMetadata) *zerolog.Logger {
+	l := t.log.With().Uint64("stream_seq", meta.Sequence.Stream).Uint64("delivery", meta.NumDelivered).Logger()
+	return &l
+}
+
+func (t *trigger) retry(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	log := t.eventLog(meta)
 	delay := t.b.rt.cfg.Events.retryDelay(meta.NumDelivered)
 	log.Warn().Str("reason", reason).Dur("retry_in", delay).Msg("event failed; will retry")
 	t.counts.retried.Inc()
 	_ = msg.NakWithDelay(delay)
 }
 
-func (t *trigger) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string, log zerolog.Logger) {
+func (t *trigger) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) {
+	log := t.eventLog(meta)
 	d := DeadLetter{
 		Subject: msg.Subject(), Stream: meta.Stream, Sequence: meta.Sequence.Stream,
 		Service: t.b.service, Function: t.b.fn.Name, Error: reason, Class: class,
