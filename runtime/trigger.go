@@ -131,7 +131,7 @@ const (
 )
 
 func (t *trigger) start() error {
-	it, err := t.cons.Messages(jetstream.PullMaxMessages(2*t.b.workers.max))
+	it, err := t.cons.Messages(jetstream.PullMaxMessages(2 * t.b.workers.max))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", t.durable, err)
 	}
