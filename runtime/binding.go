@@ -169,9 +169,9 @@ func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
 	}
 	st := invocationOf(ctx)
 	if b.fn.Result != "" {
-		if err := Emit(ctx, b.fn.Result, json.RawMessage(out)); err != nil {
-			return nil, err
-		}
+		st.mu.Lock()
+		st.outbox = append(st.outbox, pendingEvent{typ: b.fn.Result, data: out})
+		st.mu.Unlock()
 	}
 	if err := b.publishOutbox(ctx, st); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -35,8 +34,6 @@ type Event struct {
 // ErrNotCloudEvent means the message carries no CloudEvents headers at all;
 // such a message is still processed, identified by its stream position.
 var ErrNotCloudEvent = errors.New("not a CloudEvent: no ce-specversion header")
-
-var versionSuffix = regexp.MustCompile(`\.v[0-9]+$`)
 
 // ParseEvent reads and checks the CloudEvents headers of a message. A message
 // with none returns ErrNotCloudEvent; one with some but not all required
@@ -75,7 +72,18 @@ func ParseEvent(h nats.Header) (Event, error) {
 
 // BaseType is the event type without its version suffix: "orders.created"
 // for "orders.created.v2". Versions of one logical event share it.
-func BaseType(eventType string) string { return versionSuffix.ReplaceAllString(eventType, "") }
+func BaseType(eventType string) string {
+	i := strings.LastIndex(eventType, ".v")
+	if i < 0 || i+2 == len(eventType) {
+		return eventType
+	}
+	for _, c := range eventType[i+2:] {
+		if c < '0' || c > '9' {
+			return eventType
+		}
+	}
+	return eventType[:i]
+}
 
 // stamp writes the envelope into h.
 func (ev Event) stamp(h nats.Header) {

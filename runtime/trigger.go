@@ -32,7 +32,8 @@ type trigger struct {
 	stopping atomic.Bool
 	stop     context.CancelFunc
 	stopCtx  context.Context
-	running  atomic.Int64  // events being processed
+	inFlight atomic.Int64  // events taken and not yet settled
+	lives    sync.Map      // *live -> struct{}: events running, for keepAlive
 	loopDone chan struct{} // closed when the consumer loop has ended
 }
 
@@ -139,6 +140,7 @@ func (t *trigger) start() error {
 	t.loopDone = make(chan struct{})
 	go t.loop()
 	go t.watchPending()
+	go t.keepAlive()
 	return nil
 }
 
@@ -157,9 +159,9 @@ func (t *trigger) loop() {
 			_ = msg.Nak() // not started: leave it to another replica, now
 			continue
 		}
-		t.running.Add(1)
+		t.inFlight.Add(1)
 		t.b.workers.run(func() {
-			defer t.running.Add(-1)
+			defer t.inFlight.Add(-1)
 			if t.stopping.Load() {
 				_ = msg.Nak() // waited for a worker while the replica began to stop
 				return
@@ -188,7 +190,7 @@ func (t *trigger) drain() {
 func (t *trigger) idle() bool {
 	select {
 	case <-t.loopDone:
-		return t.running.Load() == 0
+		return t.inFlight.Load() == 0
 	default:
 		return false
 	}
@@ -220,7 +222,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	}
 
 	// An idempotent function runs without a claim (key stays empty).
-	c := &liveClaim{}
+	c := &live{msg: msg}
 	if !t.b.fn.Idempotent {
 		c.key = claimKey(t.b.service, t.b.fn.Name, logicalID)
 		state, rev, wait, err := t.claim(msg, c.key)
@@ -231,7 +233,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	}
 
 	crashPoint("event-started")
-	stop := t.keepAlive(msg, c)
+	stop := t.running(c)
 	started := time.Now()
 	_, ierr := t.b.invoke(call{
 		cid: SafeCorrelationID(msg.Headers().Get(HeaderCorrelationID)), header: msg.Headers(), data: msg.Data(),
@@ -241,11 +243,12 @@ func (t *trigger) process(msg jetstream.Msg) {
 	t.counts.invocations.Add(1)
 	t.counts.processingNanos.Add(int64(time.Since(started)))
 
-	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
-	defer cancel()
 	if ierr == nil {
 		if c.key != "" {
-			if err := rt.claims.finish(ctx, c.key, c.revision()); err != nil {
+			ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
+			err := rt.claims.finish(ctx, c.key, c.revision())
+			cancel()
+			if err != nil {
 				t.eventLog(meta).Warn().AnErr("cause", err).Msg("cannot mark event done; a redelivery will run it again")
 			}
 		}
@@ -255,7 +258,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	}
 	t.counts.errors.Add(1)
 	e := AsError(ierr)
-	t.releaseClaim(ctx, c.key, c.revision())
+	t.releaseClaim(c.key, c.revision())
 	switch {
 	case e.Code >= 400 && e.Code < 500:
 		t.deadLetter(msg, meta, ClassPermanent, e.Error())
@@ -266,46 +269,56 @@ func (t *trigger) process(msg jetstream.Msg) {
 	}
 }
 
-// liveClaim is an event's claim while its function runs: keepAlive moves
-// its revision on.
-type liveClaim struct {
+// live is an event while its function runs: its message, and its claim,
+// whose revision keepAlive moves on.
+type live struct {
+	msg jetstream.Msg
 	key string
 	rev atomic.Uint64
+	mu  sync.Mutex // held by a beat under way
 }
 
-func (c *liveClaim) revision() uint64 { return c.rev.Load() }
+func (l *live) revision() uint64 { return l.rev.Load() }
 
-// keepAlive tells JetStream the event is still being worked on, and keeps
-// its claim fresh, every third of AckWait until stop is called: long work
-// is not redelivered under itself, nor taken over as a dead replica's.
-// stop waits for a beat under way, so the claim's revision is final.
-func (t *trigger) keepAlive(msg jetstream.Msg, c *liveClaim) (stop func()) {
+// keepAlive tells JetStream, every third of AckWait, that each event still
+// running is being worked on, and keeps its claim fresh: long work is not
+// redelivered under itself, nor taken over as a dead replica's. One ticker
+// per trigger rather than a timer per event.
+func (t *trigger) keepAlive() {
 	rt := t.b.rt
-	every := rt.cfg.Events.AckWait / 3
-	var mu sync.Mutex
-	stopped := false
-	var timer *time.Timer
-	timer = time.AfterFunc(every, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+	tick := time.NewTicker(rt.cfg.Events.AckWait / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stopCtx.Done():
 			return
+		case <-tick.C:
 		}
-		_ = msg.InProgress()
-		if c.key != "" {
-			ctx, cancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
-			if rev, err := rt.claims.refresh(ctx, c.key, c.revision()); err == nil {
-				c.rev.Store(rev)
+		t.lives.Range(func(k, _ any) bool {
+			l := k.(*live)
+			l.mu.Lock()
+			_ = l.msg.InProgress()
+			if l.key != "" {
+				ctx, cancel := context.WithTimeout(rt.invokeCtx, 5*time.Second)
+				if rev, err := rt.claims.refresh(ctx, l.key, l.revision()); err == nil {
+					l.rev.Store(rev)
+				}
+				cancel()
 			}
-			cancel()
-		}
-		timer.Reset(every)
-	})
+			l.mu.Unlock()
+			return true
+		})
+	}
+}
+
+// running registers an event for keepAlive; done removes it, waiting for a
+// beat under way, so the claim's revision is final.
+func (t *trigger) running(l *live) (done func()) {
+	t.lives.Store(l, struct{}{})
 	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		timer.Stop()
+		t.lives.Delete(l)
+		l.mu.Lock() // a beat under way ends first
+		defer l.mu.Unlock()
 	}
 }
 
@@ -330,8 +343,10 @@ func (t *trigger) claimed(msg jetstream.Msg, meta *jetstream.MsgMetadata, state 
 }
 
 // releaseClaim gives up a claim after a failure, so that a retry may take it.
-func (t *trigger) releaseClaim(ctx context.Context, key string, rev uint64) {
+func (t *trigger) releaseClaim(key string, rev uint64) {
 	if key != "" {
+		ctx, cancel := context.WithTimeout(t.b.rt.invokeCtx, 10*time.Second)
+		defer cancel()
 		_ = t.b.rt.claims.release(ctx, key, rev)
 	}
 }
