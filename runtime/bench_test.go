@@ -35,7 +35,7 @@ type benchWork struct {
 	// concurrent: the baseline is a hand-written concurrent handler (a
 	// goroutine per request on a plain queue subscription) rather than a
 	// bare micro handler, which runs one request at a time; the runtime
-	// function then gets as many slots as there are callers.
+	// function then gets as many readers as there are callers.
 	concurrent bool
 }
 

@@ -24,8 +24,9 @@ type Config struct {
 	// only "_INBOX.<service>.>". Default "_INBOX".
 	InboxPrefix string
 
-	// Concurrency is how many invocations of one function may run at once in
-	// this replica; default 8. A function's FuncConfig.Concurrency overrides it.
+	// Concurrency is how many requests of one function may run at once in
+	// this replica, and how many of its events; default 8. A function's
+	// FuncConfig.Concurrency overrides it.
 	Concurrency int
 	// Timeout bounds one invocation; default 30s.
 	Timeout time.Duration

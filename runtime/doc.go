@@ -1,4 +1,4 @@
-// Package runtime serves typed Go functions as NATS micro services.
+// Package runtime serves typed Go functions as NATS services.
 //
 // A business step is a plain function, func(ctx, In) (Out, error). Func turns
 // it into a Function: the JSON schemas (draft 2020-12) of In and Out are
@@ -9,24 +9,57 @@
 // Unavailable) to choose its status; any other error is a 500 whose details
 // stay in the log.
 //
-// Functions are grouped into a Service (one micro service, one instance per
+// Functions are grouped into a Service (one service, one instance per
 // replica in `nats micro ls`) and run by a Runtime, which adds what every
 // service would otherwise write by hand: connecting with backoff and
 // reconnecting forever, a correlation id carried through headers, context
 // and logs (zerolog), metrics (VictoriaMetrics, Prometheus format), an admin
-// server with /healthz, /readyz and /metrics, per-invocation timeouts
-// (failsafe-go), panic recovery, and a graceful shutdown that lets in-flight
-// invocations finish.
+// server with /healthz, /readyz and /metrics, per-invocation timeouts,
+// panic recovery, and a graceful shutdown that lets in-flight invocations
+// finish.
 //
 // # Concurrency and honest stats
 //
-// A micro endpoint calls its handler serially per subscription, and its
-// stats time that call. Handing work to goroutines would make invocations
-// overlap but leave `nats micro stats` timing only the hand-off. So each
-// function gets Concurrency endpoints ("slots") on private subjects, each
-// with its own subscription, and one dispatcher on the public subject that
-// gives each request to a free slot. Invocations overlap up to Concurrency
-// per replica, micro times every real invocation, and no request waits
-// behind a busy slot while another is free. `nats micro info` therefore
-// lists a function once per slot; `nats micro stats` totals add up.
+// Each function runs up to Concurrency invocations at once per replica, and
+// `nats micro stats` times each real invocation. How requests reach those
+// invocations was measured, one run, same server, 16 callers, ratios of
+// throughput against the previous design (BenchmarkConcurrencyDesigns,
+// BENCHMARKS.md):
+//
+//	                      dispatcher   lanes   readers (chosen)
+//	no work, N=8             1.00x     1.39x      1.33x
+//	wait 1 ms, N=8           1.00x     0.81x      1.10x
+//	10% wait 50 ms, N=8      1.00x     0.44x      1.05x   (p99 57 / 151 / 65 ms)
+//
+//   - dispatcher (the previous design): a subscription on the public
+//     subject handed each request to a free micro endpoint on a private
+//     subject by publishing it again, so every request crossed the server
+//     twice, on a second connection, and `nats micro info` listed private
+//     subjects.
+//   - lanes: N micro endpoints on the public subject in one queue group.
+//     micro runs one handler at a time per subscription and the server
+//     picks a lane at random, so a request waits behind a slow one while
+//     another lane is idle: with mixed latencies it serves under half.
+//   - readers: one queue subscription per function on the public subject,
+//     in micro's queue group "q"; Concurrency goroutines each take the next
+//     request from it (a synchronous subscription's NextMsg) as soon as
+//     they are free. A request is received once, waits only when every
+//     reader is busy, and nothing stands between the subscription and the
+//     function.
+//
+// micro's dispatch cannot be concurrent and honest at once (its stats time
+// the handler call, and a handler that hands work off reports the hand-off),
+// so the runtime answers the NATS service protocol itself (discovery.go):
+// PING, INFO and STATS on $SRV.<verb>[.<name>[.<id>]], in micro's own types,
+// so every micro tool sees one endpoint per function with the subject to
+// call, its queue group, its schemas, and stats timed around each real
+// invocation. A request-reply call and an event are both invocations, but
+// micro's columns count requests: a function's event invocations (count,
+// errors, processing time) are in its endpoint's data, under "events", and
+// in /metrics.
+//
+// Events run in this process too: each trigger's durable consumer pulls at
+// most twice Concurrency events, and long-lived workers (goroutines that
+// keep the stack they grew) run them through the same middleware chain.
+// An Idempotent function's step costs its output publishes and one ack.
 package runtime

@@ -22,8 +22,8 @@ type (
 		Subject string
 		// Description is shown by `nats micro info`.
 		Description string
-		// Concurrency caps the invocations of this function running at once in
-		// one replica; default Config.Concurrency.
+		// Concurrency caps the requests of this function running at once in
+		// one replica, and separately its events; default Config.Concurrency.
 		Concurrency int
 		// Timeout bounds one invocation; default Config.Timeout.
 		Timeout time.Duration

@@ -111,7 +111,7 @@ func serviceStats(t testing.TB, nc *nats.Conn, name string) micro.Stats {
 	return s
 }
 
-// totals adds up the stats of one function's endpoints (one per slot).
+// totals adds up the stats of one function's endpoints (one per instance).
 func totals(s micro.Stats, function string) (requests, errs int, processing time.Duration) {
 	for _, e := range s.Endpoints {
 		if e.Name == function {

@@ -41,10 +41,34 @@ func invalidKey(bucket, key string) *Error {
 	return Invalid("invalid id", FieldError{Field: "id", Message: fmt.Sprintf("%q cannot name a record of %s: use letters, digits, '-' and '_'", key, bucket)})
 }
 
+// Reads go to the bucket stream's leader (see Runtime.declareBucket), and
+// while a replicated stream elects a new leader nobody answers them: a read
+// waits readAttempt, then asks again, until ctx ends, so a node lost costs
+// an election (seconds), not the invocation's whole timeout. A write is
+// not asked again (it may have been applied: retrying it could apply a
+// change twice); it is bounded by writeAttempt, so a stuck one fails fast
+// (503), frees its key, and the caller's retry finds what was stored.
+const (
+	readAttempt  = 2 * time.Second
+	writeAttempt = 5 * time.Second
+)
+
+// getEntry reads key, asking again while no answer comes.
+func getEntry(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, readAttempt)
+		e, err := kv.Get(actx, key)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return e, err
+		}
+	}
+}
+
 // GetJSON reads the JSON value at key.
 func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, error) {
 	var v T
-	e, err := kv.Get(ctx, key)
+	e, err := getEntry(ctx, kv, key)
 	if err != nil {
 		return v, keyError(kv, key, err)
 	}
@@ -72,7 +96,7 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 	for attempt := 0; ; attempt++ {
 		var v T
 		var rev uint64
-		e, err := kv.Get(ctx, key)
+		e, err := getEntry(ctx, kv, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
@@ -93,11 +117,13 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		if err != nil {
 			return v, err
 		}
+		wctx, cancel := context.WithTimeout(ctx, writeAttempt)
 		if rev == 0 {
-			_, err = kv.Create(ctx, key, data)
+			_, err = kv.Create(wctx, key, data)
 		} else {
-			_, err = kv.Update(ctx, key, data, rev)
+			_, err = kv.Update(wctx, key, data, rev)
 		}
+		cancel()
 		if err == nil {
 			return v, nil
 		}

@@ -85,7 +85,7 @@ func TestConcurrentInvocationsOverlapAndStatsAddUp(t *testing.T) {
 	done := make(chan []error)
 	go func() { done <- callAll(nc, 2*n) }()
 	// n are inside the function at the same time (serial handlers could
-	// never do that), and the other n wait for a free slot, not more.
+	// never do that), and the other n wait for a free reader, not more.
 	g.waitEntered(t, n)
 	select {
 	case <-g.entered:
@@ -109,8 +109,8 @@ func TestConcurrentInvocationsOverlapAndStatsAddUp(t *testing.T) {
 	}
 }
 
-// A request never waits behind a slow one while a slot is free: the
-// replica takes each request as it comes and runs it on a free slot.
+// A request never waits behind a slow one while a reader is free: the
+// replica takes each request as it comes and runs it on a free reader.
 func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 	srv := startNATS(t)
 	release := make(chan struct{})
@@ -128,7 +128,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 		_, err := runtime.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
 		slow <- err
 	}()
-	eventually(t, 5*time.Second, "the slow request holds a slot", func() bool {
+	eventually(t, 5*time.Second, "the slow request holds a reader", func() bool {
 		_, _, proc := totals(serviceStats(t, nc, "mixed"), "work")
 		var d struct {
 			InFlight int `json:"in_flight"`
@@ -139,7 +139,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 		return proc == 0 && d.InFlight == 1
 	})
 	// Every fast request is answered while the slow one still runs: none
-	// waits behind it (with one lane per slot and random spreading, about
+	// waits behind it (with one micro endpoint per reader and random spreading, about
 	// half of them would).
 	for i := range 20 {
 		if _, err := runtime.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {

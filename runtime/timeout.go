@@ -7,7 +7,7 @@ import (
 )
 
 // Timeout cancels an invocation's context after d and answers 504, so a stuck
-// dependency frees the slot instead of holding it forever. It is a context
+// dependency frees its reader instead of holding it forever. It is a context
 // deadline and nothing more: failsafe-go's timeout policy did the same with
 // an execution, a policy result and a timer per call, 5% of the CPU of a
 // trivial function (see BENCHMARKS.md).

@@ -1,7 +1,7 @@
 // Command benchratio reads `go test -bench` output and prints the ratios of
 // benchmark pairs, medians over -count runs: NAME/runtime against NAME/bare
-// (natsfn against what it is compared with) and NAME/three against
-// NAME/one (scaling). Throughput is compared by ns/op; every rate metric
+// (natsfn against what it is compared with), NAME/three against NAME/one
+// (scaling), and the concurrency designs against the old dispatcher. Throughput is compared by ns/op; every rate metric
 // ("x/s") both sides report is compared too, and cpu-ns/op as a cost.
 package main
 
@@ -17,7 +17,9 @@ import (
 )
 
 // pairs names the two sides of each comparison: baseline, then subject.
-var pairs = [][2]string{{"bare", "runtime"}, {"one", "three"}}
+// dispatcher/readers and dispatcher/lanes compare the concurrency designs
+// (BenchmarkConcurrencyDesigns): the runtime's is readers.
+var pairs = [][2]string{{"bare", "runtime"}, {"one", "three"}, {"dispatcher", "readers"}, {"dispatcher", "lanes"}}
 
 // procsSuffix is the -GOMAXPROCS suffix go test adds to benchmark names.
 var procsSuffix = regexp.MustCompile(`-\d+$`)
@@ -60,6 +62,11 @@ func main() {
 			sort.Strings(units)
 			for _, u := range units {
 				line += fmt.Sprintf("   %s %5.2fx (%.0f vs %.0f)", u, median(b[u])/median(a[u]), median(b[u]), median(a[u]))
+			}
+			for _, q := range []string{"p50-ms", "p99-ms"} {
+				if a[q] != nil && b[q] != nil {
+					line += fmt.Sprintf("   %s %.2f vs %.2f", q, median(b[q]), median(a[q]))
+				}
 			}
 			if a["cpu-sec/op"] != nil && b["cpu-sec/op"] != nil {
 				line += fmt.Sprintf("   cpu/op %5.2fx", median(b["cpu-sec/op"])/median(a["cpu-sec/op"]))

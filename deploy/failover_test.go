@@ -1,0 +1,86 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+type readIn struct {
+	Key string `json:"key" jsonschema:"minLength=1,pattern=^[a-z0-9-]+$"`
+}
+
+type readOut struct {
+	Value string `json:"value"`
+}
+
+// Buckets are read from their stream's leader (no stale reads), so while a
+// replicated bucket elects a new leader nobody answers a read. A function
+// reading then must get its answer once the new leader is there, not wait
+// for its whole timeout on a request nobody will answer.
+func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	cluster := testkit.StartCluster(t)
+	_, js := testkit.WaitJetStream(t, cluster.URL())
+	read := func(ctx context.Context, in readIn) (readOut, error) {
+		kv, err := runtime.KV(ctx, "failover")
+		if err != nil {
+			return readOut{}, err
+		}
+		v, err := runtime.GetJSON[readOut](ctx, kv, in.Key)
+		return v, err
+	}
+	log := zerolog.Nop()
+	rt, err := runtime.New(runtime.Config{URL: cluster.URL(), Logger: &log, Timeout: 2 * time.Minute, ReconnectWait: 100 * time.Millisecond,
+		Events: runtime.EventsConfig{Replicas: 3}}, runtime.Service{
+		Name: "failover", Version: "1.0.0", Buckets: []runtime.Bucket{{Name: "failover"}},
+		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "read"}, read)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Serve(t, rt)
+	ctx := context.Background()
+	kv, err := js.KeyValue(ctx, "failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k-1", []byte(`{"value":"v-1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "KV_failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("no leader for KV_failover: %v %+v", err, info)
+	}
+	var leader int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Cluster.Leader, "n"), "%d", &leader); err != nil {
+		t.Fatalf("leader %q", info.Cluster.Leader)
+	}
+	cluster.Kill(leader - 1)
+	t.Cleanup(func() { cluster.Start(leader - 1) })
+
+	// The function's timeout is two minutes; one read waiting for an answer
+	// that never comes would take it all. An election takes seconds.
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	nc := testkit.Connect(t, cluster.URL())
+	out, err := runtime.Call[readOut](cctx, nc, "failover.read", readIn{Key: "k-1"})
+	if err != nil || out.Value != "v-1" {
+		t.Fatalf("read during failover: %v %+v after %s", err, out, time.Since(start))
+	}
+	t.Logf("read answered %s after the leader's node was killed", time.Since(start).Round(100*time.Millisecond))
+}
