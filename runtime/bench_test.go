@@ -37,11 +37,15 @@ type benchWork struct {
 	// bare micro handler, which runs one request at a time; the runtime
 	// function then gets as many readers as there are callers.
 	concurrent bool
+	// concurrency of the runtime function otherwise: 1 is like for like
+	// with micro's one handler at a time; 0 the runtime's default (8).
+	concurrency int
 }
 
 var benchWorks = []benchWork{
-	{name: "echo"},
-	{name: "validated", validate: true},
+	{name: "echo", concurrency: 1},
+	{name: "validated", validate: true, concurrency: 1},
+	{name: "validated-default-concurrency", validate: true},
 	{name: "downstream-1ms", validate: true, concurrent: true, wait: func() { time.Sleep(time.Millisecond) }},
 	{name: "mixed-10pct-50ms", validate: true, concurrent: true, wait: func() {
 		if rand.IntN(10) == 0 {
@@ -117,7 +121,7 @@ func BenchmarkInvoke(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := runtime.FuncConfig{Name: w.name}
+		cfg := runtime.FuncConfig{Name: w.name, Concurrency: w.concurrency}
 		if w.concurrent {
 			cfg.Concurrency = benchClients
 		}
