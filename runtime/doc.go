@@ -22,14 +22,15 @@
 //
 // Each function runs up to Concurrency invocations at once per replica, and
 // `nats micro stats` times each real invocation. How requests reach those
-// invocations was measured, one run, same server, 16 callers, ratios of
-// throughput against the previous design (BenchmarkConcurrencyDesigns,
-// BENCHMARKS.md):
+// invocations was measured, same server, 16 callers, trivial handlers,
+// throughput against the previous design (BenchmarkConcurrencyDesigns, N=8,
+// three runs; BENCHMARKS.md):
 //
-//	                      dispatcher   lanes   readers (chosen)
-//	no work, N=8             1.00x     1.39x      1.33x
-//	wait 1 ms, N=8           1.00x     0.81x      1.10x
-//	10% wait 50 ms, N=8      1.00x     0.44x      1.05x   (p99 57 / 151 / 65 ms)
+//	                 dispatcher   lanes         readers (chosen)
+//	no work             1.00x     1.39x         1.33x
+//	wait 1 ms           1.00x     0.80-0.81x    0.94-1.10x
+//	10% wait 50 ms      1.00x     0.44-0.47x    0.94-1.05x
+//	  p99               57-79 ms  104-151 ms    56-91 ms
 //
 //   - dispatcher (the previous design): a subscription on the public
 //     subject handed each request to a free micro endpoint on a private
