@@ -16,8 +16,8 @@ import (
 )
 
 // binding is one function served by one runtime: the queue subscription on
-// its public subject, the capacity its invocations share, its middleware
-// chain, its triggers and its figures.
+// its public subject and the readers that serve it, the workers that run
+// its events, its middleware chain, its triggers and its figures.
 type binding struct {
 	rt       *Runtime
 	service  string

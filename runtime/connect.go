@@ -23,12 +23,10 @@ func Connect(ctx context.Context, cfg Config) (*nats.Conn, error) {
 	return connect(ctx, &cfg, *cfg.Logger, cfg.Metrics, connHooks{})
 }
 
-// connHooks let a Runtime follow its connection: reconnects free what the
-// outage may have stranded, and permission errors, which NATS reports
-// asynchronously, tell a start-up step that it was denied.
+// connHooks let a Runtime follow its connection: permission errors, which
+// NATS reports asynchronously, tell a start-up step that it was denied.
 type connHooks struct {
-	onReconnect func()
-	progress    *progress
+	progress *progress
 }
 
 // connect dials NATS until it answers or ctx ends, backing off exponentially
@@ -54,9 +52,6 @@ func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, h
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			m.connected(true)
 			m.reconnected()
-			if h.onReconnect != nil {
-				h.onReconnect()
-			}
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
 		nats.ClosedHandler(func(*nats.Conn) {

@@ -14,7 +14,7 @@ type Permissions struct {
 }
 
 // ServicePermissions derives the least a service's replicas need from its
-// definition: its request subjects (lanes), the events it declares
+// definition: its request subjects, the events it declares
 // (Emits, Result) and the requests it makes (Calls), the JetStream API
 // calls for its own streams, consumers and buckets, its dead letters, its
 // share of the claims bucket, micro discovery and its own inbox

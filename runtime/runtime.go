@@ -398,6 +398,7 @@ func (rt *Runtime) shutdown() error {
 	rt.cancel()
 	for _, b := range rt.bindings {
 		b.workers.stop()
+		b.readers.Wait() // the connection is closed: every NextMsg has returned
 	}
 	rt.stopAdmin()
 	rt.log.Info().Bool("clean", clean).Msg("stopped")
