@@ -76,7 +76,7 @@ func (c *Config) setDefaults() {
 // Gateway serves the routes over one NATS connection.
 type Gateway struct {
 	cfg      Config
-	nc       *nats.Conn
+	nc       atomic.Pointer[nats.Conn] // nil until connected: see Attach
 	routes   []Route
 	bulkhead bulkhead.Bulkhead[any]
 	server   *http.Server
@@ -85,15 +85,19 @@ type Gateway struct {
 	openapi  []byte
 }
 
-// New builds a gateway for routes on nc.
+// New builds a gateway for routes on nc. nc may be nil: the gateway then
+// serves /healthz and answers 503 (not ready, "connecting to NATS") until
+// Attach hands it the connection, so a gateway started before NATS is
+// alive to its probes while it waits.
 func New(cfg Config, nc *nats.Conn, routes []Route) (*Gateway, error) {
 	cfg.setDefaults()
 	doc, err := OpenAPI(routes)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
-	g := &Gateway{cfg: cfg, nc: nc, routes: routes, openapi: doc,
+	g := &Gateway{cfg: cfg, routes: routes, openapi: doc,
 		bulkhead: bulkhead.New[any](uint(cfg.MaxInFlight))}
+	g.nc.Store(nc)
 	g.server = &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -135,11 +139,15 @@ func (g *Gateway) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 	}))
 	mux.HandleFunc("/readyz", g.only(http.MethodGet, func(w http.ResponseWriter, _ *http.Request) {
-		if g.nc.IsConnected() && !g.stopping.Load() {
+		nc := g.nc.Load()
+		switch {
+		case nc == nil:
+			writeProblem(w, http.StatusServiceUnavailable, "not ready: connecting to NATS")
+		case !nc.IsConnected() || g.stopping.Load():
+			writeProblem(w, http.StatusServiceUnavailable, "not ready: not connected to NATS, or shutting down")
+		default:
 			writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
-			return
 		}
-		writeProblem(w, http.StatusServiceUnavailable, "not ready: not connected to NATS, or shutting down")
 	}))
 	mux.HandleFunc("/metrics", g.only(http.MethodGet, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -231,7 +239,8 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	defer g.bulkhead.ReleasePermit()
 
-	if !g.nc.IsConnected() {
+	nc := g.nc.Load()
+	if nc == nil || !nc.IsConnected() {
 		// A request now would sit in the reconnect buffer until it timed out.
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, "NATS is unreachable; retry shortly")
@@ -259,7 +268,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	reply, err := runtime.RequestMsg(ctx, g.nc, msg)
+	reply, err := runtime.RequestMsg(ctx, nc, msg)
 	if err != nil {
 		var e *runtime.Error
 		if !errors.As(err, &e) {
@@ -359,6 +368,9 @@ func fill(tmpl string, reply []byte) string {
 	}
 	return out
 }
+
+// Attach hands the gateway its NATS connection, once connected.
+func (g *Gateway) Attach(nc *nats.Conn) { g.nc.Store(nc) }
 
 // Listen opens the listening socket on cfg.Addr; Serve does it if needed.
 func (g *Gateway) Listen() error {

@@ -28,19 +28,34 @@ func gatewayCommand() *ucli.Command {
 				return err
 			}
 			m := runtime.NewMetrics()
+			cfg := gatewayConfig(cmd)
+			cfg.Logger, cfg.Metrics = &log, m.Set()
+			// Listen first: /healthz answers and /readyz says "connecting"
+			// while NATS is not there yet.
+			g, err := gateway.New(cfg, nil, gateway.Routes())
+			if err != nil {
+				return err
+			}
+			if err := g.Listen(); err != nil {
+				return err
+			}
+			sctx, stop := context.WithCancel(ctx)
+			defer stop()
+			served := make(chan error, 1)
+			go func() { served <- g.Serve(sctx, cmd.Duration("shutdown-timeout")) }()
 			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway",
 				NATSOptions: opts, InboxPrefix: "_INBOX.gateway", Logger: &log, Metrics: m})
 			if err != nil {
+				stop()
+				serr := <-served
+				if ctx.Err() != nil {
+					return serr // asked to stop while connecting
+				}
 				return err
 			}
 			defer nc.Close()
-			cfg := gatewayConfig(cmd)
-			cfg.Logger, cfg.Metrics = &log, m.Set()
-			g, err := gateway.New(cfg, nc, gateway.Routes())
-			if err != nil {
-				return err
-			}
-			return g.Serve(ctx, cmd.Duration("shutdown-timeout"))
+			g.Attach(nc)
+			return <-served
 		},
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
 // A replica whose stream exists with a configuration it cannot update to
@@ -41,4 +45,52 @@ func TestRunExitsNonZeroOnAPermanentMisconfiguration(t *testing.T) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
 	}
+}
+
+// A gateway started before NATS answers its probes while it waits: alive,
+// not ready, and ready once NATS is there.
+func TestGatewayIsAliveWhileItWaitsForNATS(t *testing.T) {
+	natsPort, httpPort := testkit.FreePort(t), testkit.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		var out testkit.Buffer
+		done <- run(ctx, &out, "gateway", "--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
+			"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "error")
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway stopped with %v", err)
+		}
+	}()
+	status := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testkit.Eventually(t, 10*time.Second, "/healthz answers while NATS is down", func() bool {
+		code, _ := status("/healthz")
+		return code == 200
+	})
+	if code, body := status("/readyz"); code != 503 || !strings.Contains(body, "connecting to NATS") {
+		t.Fatalf("/readyz before NATS: %d %s", code, body)
+	}
+	if code, body := status("/products"); code != 503 {
+		t.Fatalf("a route before NATS: %d %s", code, body)
+	}
+	srv, err := embedded.Start(embedded.Config{Port: natsPort, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	testkit.Eventually(t, 30*time.Second, "/readyz once NATS is up", func() bool {
+		code, _ := status("/readyz")
+		return code == 200
+	})
 }
