@@ -14,6 +14,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/internal/load"
+	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -82,11 +83,16 @@ func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
 	if rep.Unsettled != 0 {
 		t.Fatalf("%d orders never settled", rep.Unsettled)
 	}
-	stock, err := inventory.Stock(ctx, s.js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := load.CheckStock(s.initial, stock, rep.Confirmed()); err != nil {
-		t.Fatal(err)
+	// A confirmed order's stock is committed after it is confirmed (an event
+	// later): poll until it is, or say what is still off.
+	var stockErr error
+	if !testkit.Poll(30*time.Second, func() bool {
+		stock, err := inventory.Stock(ctx, s.js)
+		if stockErr = err; err == nil {
+			stockErr = load.CheckStock(s.initial, stock, rep.Confirmed())
+		}
+		return stockErr == nil
+	}) {
+		t.Fatal(stockErr)
 	}
 }
