@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,46 +66,11 @@ func BenchmarkConcurrencyDesigns(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/n=%d/%s", w.name, n, d.name), func(b *testing.B) {
 					stop := d.start(b, srv.ClientURL(), n, w.work)
 					defer stop()
-					benchLatencies(b, srv.ClientURL(), "design."+d.name)
+					benchRequests(b, srv.ClientURL(), "design."+d.name)
 				})
 			}
 		}
 	}
-}
-
-// benchLatencies is benchRequests that also reports p50 and p99.
-func benchLatencies(b *testing.B, url, subject string) {
-	conns := make([]*nats.Conn, 4)
-	for i := range conns {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer nc.Close()
-		conns[i] = nc
-	}
-	var mu sync.Mutex
-	var lat []time.Duration
-	var next atomic.Int64
-	b.SetParallelism(max(1, benchClients/runtimeProcs()))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		nc := conns[next.Add(1)%int64(len(conns))]
-		var mine []time.Duration
-		for pb.Next() {
-			t := time.Now()
-			if _, err := nc.Request(subject, []byte(`{"name":"ada"}`), 10*time.Second); err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(t))
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	b.StopTimer()
-	reportLatencies(b, lat)
 }
 
 func connectDesign(b *testing.B, url string) *nats.Conn {

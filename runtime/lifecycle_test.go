@@ -3,9 +3,7 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,48 +243,6 @@ func TestServesAgainAfterServerRestart(t *testing.T) {
 	}
 }
 
-func TestStartsBeforeNATSAndConnectsWhenItComes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-
-	var calls atomic.Int64
-	rt, err := runtime.New(runtime.Config{
-		URL: "nats://127.0.0.1:" + itoa(port), ConnectBackoffMin: 10 * time.Millisecond, ConnectBackoffMax: 50 * time.Millisecond,
-		Logger: discardLogger(),
-	}, greeter(&calls))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(ctx) }()
-	eventually(t, 5*time.Second, "several failed connect attempts", func() bool {
-		return metricValue(t, rt, "natsfn_nats_connect_attempts_total") >= 3
-	})
-	if rt.Ready() {
-		t.Fatal("ready without NATS")
-	}
-	srv, err := embedded.Start(embedded.Config{Port: port, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	select {
-	case <-rt.Started():
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not connect once NATS came up")
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestAdminServer(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
@@ -334,13 +290,11 @@ func TestAdminServer(t *testing.T) {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, body := tryGet(url)
+	if code == 0 {
+		t.Fatal(body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 func metricValue(t testing.TB, rt *runtime.Runtime, name string) float64 {

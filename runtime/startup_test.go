@@ -128,19 +128,10 @@ func TestStartupStopsForGoodWhenWaitingCannotHelp(t *testing.T) {
 // the server denies the request asynchronously and the request itself just
 // times out, so the runtime matches the two.
 func TestStartupStopsForGoodWhenPermissionIsDenied(t *testing.T) {
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	srv := startServer(t, &server.Options{JetStream: true, StoreDir: t.TempDir(),
 		Users: []*server.User{{Username: "fn", Password: "pw", Permissions: &server.Permissions{
 			Publish: &server.SubjectPermission{Allow: []string{"$SRV.>", "_INBOX.>", "startup.>", "$JS.API.INFO"}},
-		}}}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		}}}})
 	rt, err := runtime.New(runtime.Config{URL: "nats://fn:pw@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, eventService())
 	if err != nil {
 		t.Fatal(err)
@@ -155,16 +146,7 @@ func TestStartupStopsForGoodWhenPermissionIsDenied(t *testing.T) {
 }
 
 func TestStartupStopsForGoodOnWrongCredentials(t *testing.T) {
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, Username: "fn", Password: "right"}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := startServer(t, &server.Options{Username: "fn", Password: "right"})
 	var calls atomic.Int64
 	rt, err := runtime.New(runtime.Config{URL: "nats://fn:wrong@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, greeter(&calls))
 	if err != nil {
@@ -179,8 +161,9 @@ func TestStartupStopsForGoodOnWrongCredentials(t *testing.T) {
 	}
 }
 
-// While a step waits, the process is alive and says what it waits for; the
-// log has a line per attempt, with its number.
+// A runtime started before NATS waits for it: the process is alive and says
+// what it waits for, the log has a line per attempt with its number, and it
+// serves once NATS comes.
 func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 	port := testkit.FreePort(t)
 	adminAddr := "127.0.0.1:" + itoa(testkit.FreePort(t))
@@ -229,6 +212,9 @@ func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 	if len(attempts) < 2 || !attempts[1] {
 		t.Fatalf("attempts logged: %v; want one line per attempt from 1", attempts)
 	}
+	if rt.Ready() || metricValue(t, rt, "natsfn_nats_connect_attempts_total") < 2 {
+		t.Fatal("ready without NATS, or the connect attempts are not counted")
+	}
 
 	srv, err := embedded.Start(embedded.Config{Port: port, StoreDir: t.TempDir()})
 	if err != nil {
@@ -245,6 +231,23 @@ func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 	if code, _ := get(t, "http://"+adminAddr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz once started = %d", code)
 	}
+}
+
+// startServer runs a server with opts (auth, say) on a random loopback
+// port until the test ends.
+func startServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
 }
 
 // tryGet is get for polling: a refused connection is an answer too.
