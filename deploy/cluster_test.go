@@ -59,7 +59,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 	for _, p := range catalog {
 		initial[p.ProductID] = p.Available
 	}
-	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_orders", "KV_inventory", runtime.DeadLetterStream} {
+	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_inventory", runtime.DeadLetterStream} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ package functions
 
 import (
 	"sort"
+	"time"
 
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
@@ -15,8 +16,9 @@ import (
 
 // Config tunes the services; the zero value is a sane default.
 type Config struct {
-	Orders  orders.Config
-	Payment payment.Config
+	Orders    orders.Config
+	Inventory inventory.Config
+	Payment   payment.Config
 	// Provider is the payment provider simulator's behaviour.
 	Provider paysim.Config
 	// Sim, if set, is the simulator instance to serve (tests read its counts).
@@ -25,13 +27,17 @@ type Config struct {
 
 // All returns every function service of the application, by name.
 func All(cfg Config) map[string]runtime.Service {
+	if cfg.Inventory.KeepSettled == 0 && cfg.Orders.Timeout > 0 {
+		// Settled holds' markers must outlive any order still pending.
+		cfg.Inventory.KeepSettled = max(time.Hour, 4*cfg.Orders.Timeout)
+	}
 	sim := cfg.Sim
 	if sim == nil {
 		sim = paysim.New(cfg.Provider)
 	}
 	return map[string]runtime.Service{
 		"orders":    orders.Service(cfg.Orders),
-		"inventory": inventory.Service(),
+		"inventory": inventory.Service(cfg.Inventory),
 		"payment":   payment.Service(cfg.Payment),
 		"paysim":    sim.Service(),
 	}

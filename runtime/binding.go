@@ -154,7 +154,7 @@ func (b *binding) invoke(c call) ([]byte, error) {
 	}{
 		inv: Invocation{Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 			CorrelationID: c.cid, Header: c.header, Data: c.data, Started: time.Now()},
-		st: invocation{rt: b.rt, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
+		st: invocation{rt: b.rt, svc: b.service, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
 			header: c.header, attempt: c.attempt, attempts: c.attempts},
 	}
 	f.ctx = invocationCtx{Context: b.rt.invokeCtx, st: &f.st}

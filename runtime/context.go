@@ -72,6 +72,7 @@ func Logger(ctx context.Context) *zerolog.Logger {
 // reaches through its context: correlation id, logger, outbox.
 type invocation struct {
 	rt      *Runtime
+	svc     string // the service's name
 	fn      *Function
 	cid     string
 	nc      *nats.Conn
@@ -87,6 +88,25 @@ type invocation struct {
 
 	mu     sync.Mutex
 	outbox []pendingEvent
+	seen   map[string]int // base event type -> events of it emitted so far
+}
+
+// nextEventID is the id of the next event of eventType the invocation
+// emits without an id of its own: derived from the input, so a rerun of the
+// same input emits the same ids and the stream drops the repeats.
+func (st *invocation) nextEventID(eventType string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.inputID == "" {
+		st.inputID = st.cid + "/" + NewCorrelationID()
+	}
+	if st.seen == nil {
+		st.seen = map[string]int{}
+	}
+	base := BaseType(eventType)
+	n := st.seen[base]
+	st.seen[base]++
+	return derivedID(st.svc, st.fn.Name, st.inputID, base, n)
 }
 
 // log builds the invocation's logger on first use: most successful

@@ -79,27 +79,19 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 	}
 	// Bounded by the invocation's own deadline: a publish that hangs past
 	// it is a timed-out invocation, retried like one.
-	seen := map[string]int{} // base type -> how many emitted so far
 	source := "natsfn/" + b.service + "/" + b.fn.Name
 	traceparent := st.header.Get(HeaderTraceParent)
-	if st.inputID == "" {
-		st.inputID = st.cid + "/" + NewCorrelationID()
+	for i := range outbox {
+		if outbox[i].id == "" {
+			outbox[i].id = st.nextEventID(outbox[i].typ)
+		}
 	}
 	if len(outbox) == 1 {
 		// One event: a plain publish, without the async machinery.
-		ev := outbox[0]
-		if ev.id == "" {
-			ev.id = derivedID(b.service, b.fn.Name, st.inputID, BaseType(ev.typ), 0)
-		}
-		return b.rt.publishEvent(ctx, source, ev, st.cid, traceparent)
+		return b.rt.publishEvent(ctx, source, outbox[0], st.cid, traceparent)
 	}
 	acks := make([]jetstream.PubAckFuture, 0, len(outbox))
 	for _, ev := range outbox {
-		base := BaseType(ev.typ)
-		if ev.id == "" {
-			ev.id = derivedID(b.service, b.fn.Name, st.inputID, base, seen[base])
-		}
-		seen[base]++
 		ack, err := b.rt.js.PublishMsgAsync(eventMsg(source, ev, st.cid, traceparent), jetstream.WithMsgID(ev.id+"|"+ev.typ))
 		if err != nil {
 			return publishError(ev.typ, err)

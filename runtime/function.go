@@ -48,6 +48,11 @@ type (
 		// Calls declares the request subjects the function sends requests
 		// to, for `natsfn nats-config`.
 		Calls []string
+		// Writes declares the subjects the function writes records and
+		// schedules to with a Batch (e.g. "order.>"), for `natsfn
+		// nats-config`: it may publish there, read records back and purge
+		// schedules in the stream that keeps them.
+		Writes []string
 		// Stats, if set, adds function-specific figures (a circuit breaker's
 		// state, say) to the endpoint's data in `nats micro stats`.
 		Stats func() map[string]any

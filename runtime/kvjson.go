@@ -18,7 +18,11 @@ var ErrNoChange = errors.New("no change")
 // JetStream says so differently on a replicated bucket (R3: "key revision
 // mismatch") than on a single replica ("key exists"); both mean read again.
 func IsConflict(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var api *jetstream.APIError // a batch's compare-and-set: "wrong last sequence"
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // ErrKeyNotFound is returned by GetJSON for a missing key.

@@ -57,6 +57,14 @@ func ServicePermissions(s Service, all []Service) (Permissions, error) {
 		sub(s.subject(f))
 		pub(f.Emits...)
 		pub(f.Calls...)
+		pub(f.Writes...)
+		for _, w := range f.Writes {
+			st, err := streamFor(w, all)
+			if err != nil {
+				return p, fmt.Errorf("service %s, function %s: %w", s.Name, f.Name, err)
+			}
+			pub("$JS.API.STREAM.MSG.GET."+st, "$JS.API.STREAM.PURGE."+st, "$JS.API.STREAM.INFO."+st)
+		}
 		if f.Result != "" {
 			pub(f.Result)
 		}

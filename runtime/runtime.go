@@ -30,6 +30,7 @@ type Runtime struct {
 	claims    *claims
 	watcher   *advisoryWatcher
 	buckets   sync.Map // name -> jetstream.KeyValue
+	streams   sync.Map // name -> jetstream.Stream, for Record
 	jobs      sync.WaitGroup
 	instances []*instance
 	mu        sync.RWMutex
@@ -200,13 +201,20 @@ func (rt *Runtime) declare(ctx context.Context) error {
 					continue
 				}
 				declared[st.Name] = true
+				// Atomic batches, message schedules, per-message TTLs and
+				// roll-ups cost nothing unused and let a service keep its
+				// records beside its events (see Batch).
 				cfg := jetstream.StreamConfig{
-					Name:       st.Name,
-					Subjects:   st.Subjects,
-					Storage:    jetstream.FileStorage,
-					Replicas:   ev.Replicas,
-					MaxAge:     cmp.Or(st.MaxAge, ev.MaxAge),
-					Duplicates: ev.Duplicates,
+					Name:               st.Name,
+					Subjects:           st.Subjects,
+					Storage:            jetstream.FileStorage,
+					Replicas:           ev.Replicas,
+					MaxAge:             cmp.Or(st.MaxAge, ev.MaxAge),
+					Duplicates:         ev.Duplicates,
+					AllowAtomicPublish: true,
+					AllowMsgSchedules:  true,
+					AllowMsgTTL:        true,
+					AllowRollup:        true,
 				}
 				if err := rt.declareStream(ctx, "stream "+st.Name, cfg); err != nil {
 					return err
@@ -292,6 +300,9 @@ func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
 		Duplicates:        dupes,
 		Discard:           jetstream.DiscardNew,
 		AllowDirect:       false,
+		// Keys written in atomic batches, delete markers that expire.
+		AllowAtomicPublish: true,
+		AllowMsgTTL:        true,
 	}
 }
 

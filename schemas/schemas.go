@@ -23,7 +23,8 @@ const (
 	SubjectGetOrder     = "orders.get"
 	SubjectListProducts = "inventory.list"
 	SubjectGetProduct   = "inventory.get"
-	SubjectCharge       = "paysim.charge" // the payment provider simulator
+	SubjectQuote        = "inventory.quote" // what items cost now
+	SubjectCharge       = "paysim.charge"   // the payment provider simulator
 	SubjectRefund       = "paysim.refund"
 	SubjectCharges      = "paysim.charges"
 	SubjectSimulate     = "paysim.simulate" // changes the simulator's latency and failure rate
@@ -34,6 +35,7 @@ const (
 	EventOrderCreated      = "orders.created.v1"
 	EventOrderConfirmed    = "orders.confirmed.v1"
 	EventOrderCancelled    = "orders.cancelled.v1"
+	EventOrderExpired      = "orders.expired.v1" // a pending order's deadline passed (a scheduled message)
 	EventStockReserved     = "inventory.reserved.v1"
 	EventStockRejected     = "inventory.rejected.v1"
 	EventStockReleased     = "inventory.released.v1"
@@ -48,15 +50,18 @@ const (
 	MaxQuantityPerItem     = 1000
 	HeaderIdempotencyKey   = "Idempotency-Key"
 	orderEventsSubjects    = "orders.*.*" // <entity>.<event>.<version>; requests have two tokens
+	orderRecordSubjects    = "order.>"    // order.<id>: an order's record; order.<id>.timeout: its deadline
 	inventoryEventSubjects = "inventory.*.*"
 	paymentEventSubjects   = "payment.*.*"
 )
 
 // Streams returns the streams of the saga's events. Every service declares
-// all of them, so any one can start first.
+// all of them, so any one can start first. ORDERS also keeps the orders'
+// records (order.<id>) and deadlines (order.<id>.timeout) beside their
+// events, so an order and its announcement are written in one atomic batch.
 func Streams() []runtime.Stream {
 	return []runtime.Stream{
-		{Name: "ORDERS", Subjects: []string{orderEventsSubjects}},
+		{Name: "ORDERS", Subjects: []string{orderEventsSubjects, orderRecordSubjects}},
 		{Name: "INVENTORY", Subjects: []string{inventoryEventSubjects}},
 		{Name: "PAYMENT", Subjects: []string{paymentEventSubjects}},
 	}
@@ -98,6 +103,16 @@ type (
 		TotalCents   int64       `json:"total_cents"`
 		CreatedAt    time.Time   `json:"created_at"`
 		UpdatedAt    time.Time   `json:"updated_at"`
+	}
+
+	// Quote asks what items cost now.
+	Quote struct {
+		Items []OrderItem `json:"items" jsonschema:"minItems=1,maxItems=50"`
+	}
+
+	// QuoteResult is the total of a Quote.
+	QuoteResult struct {
+		TotalCents int64 `json:"total_cents"`
 	}
 
 	// ListProducts asks for the whole catalog.
@@ -158,12 +173,15 @@ type (
 
 // Events, version 1.
 type (
-	// OrderCreatedV1 starts the saga.
+	// OrderCreatedV1 starts the saga. ExpiresAt is when the order is
+	// cancelled if still pending: a step that sees it after that has nothing
+	// left to do (older events carry none).
 	OrderCreatedV1 struct {
 		OrderID      string      `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
 		CustomerID   string      `json:"customer_id"`
 		Items        []OrderItem `json:"items" jsonschema:"minItems=1"`
 		PaymentToken string      `json:"payment_token" jsonschema:"minLength=1"`
+		ExpiresAt    *time.Time  `json:"expires_at,omitempty"`
 	}
 
 	// StockReservedV1: every item of the order is held.
@@ -204,16 +222,25 @@ type (
 		AmountCents int64  `json:"amount_cents"`
 	}
 
-	// OrderConfirmedV1: the saga ended well.
+	// OrderConfirmedV1: the saga ended well. Items say what to commit.
 	OrderConfirmedV1 struct {
-		OrderID    string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
-		TotalCents int64  `json:"total_cents"`
+		OrderID    string      `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
+		TotalCents int64       `json:"total_cents"`
+		Items      []OrderItem `json:"items,omitempty"`
 	}
 
-	// OrderCancelledV1: the saga ended badly; compensation follows.
+	// OrderCancelledV1: the saga ended badly; compensation follows. Items
+	// say what to give back.
 	OrderCancelledV1 struct {
+		OrderID string      `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
+		Reason  string      `json:"reason" jsonschema:"minLength=1"`
+		Items   []OrderItem `json:"items,omitempty"`
+	}
+
+	// OrderExpiredV1: a pending order's deadline passed; published by the
+	// server from the schedule kept on order.<id>.timeout.
+	OrderExpiredV1 struct {
 		OrderID string `json:"order_id" jsonschema:"minLength=1,maxLength=64,pattern=^[A-Za-z0-9_-]+$"`
-		Reason  string `json:"reason" jsonschema:"minLength=1"`
 	}
 )
 
@@ -234,6 +261,8 @@ func Contracts() []Contract {
 		{SubjectListProducts + ".response", []Product{}},
 		{SubjectGetProduct + ".request", GetProduct{}},
 		{SubjectGetProduct + ".response", Product{}},
+		{SubjectQuote + ".request", Quote{}},
+		{SubjectQuote + ".response", QuoteResult{}},
 		{SubjectCharge + ".request", Charge{}},
 		{SubjectCharge + ".response", ChargeResult{}},
 		{SubjectRefund + ".request", Refund{}},
@@ -242,6 +271,7 @@ func Contracts() []Contract {
 		{EventOrderCreated, OrderCreatedV1{}},
 		{EventOrderConfirmed, OrderConfirmedV1{}},
 		{EventOrderCancelled, OrderCancelledV1{}},
+		{EventOrderExpired, OrderExpiredV1{}},
 		{EventStockReserved, StockReservedV1{}},
 		{EventStockRejected, StockRejectedV1{}},
 		{EventStockReleased, StockReleasedV1{}},

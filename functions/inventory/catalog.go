@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +21,11 @@ func get(ctx context.Context, in schemas.GetProduct) (schemas.Product, error) {
 	if errors.Is(err, runtime.ErrKeyNotFound) {
 		return schemas.Product{}, runtime.NotFound("no product %s", in.ProductID)
 	}
-	return p.view(), err
+	if err != nil {
+		return schemas.Product{}, err
+	}
+	r, err := reserved(ctx, kv, p.ProductID)
+	return p.view(r), err
 }
 
 func list(ctx context.Context, _ schemas.ListProducts) ([]schemas.Product, error) {
@@ -33,24 +36,24 @@ func list(ctx context.Context, _ schemas.ListProducts) ([]schemas.Product, error
 	return products(ctx, kv)
 }
 
-func products(ctx context.Context, kv jetstream.KeyValue) ([]schemas.Product, error) {
-	keys, err := kv.ListKeysFiltered(ctx, productKey("*"))
+// quote says what items cost at today's prices (a pending order's total).
+func quote(ctx context.Context, in schemas.Quote) (schemas.QuoteResult, error) {
+	kv, err := runtime.KV(ctx, Bucket)
 	if err != nil {
-		return nil, err
+		return schemas.QuoteResult{}, err
 	}
-	out := []schemas.Product{}
-	for k := range keys.Keys() {
-		p, err := runtime.GetJSON[product](ctx, kv, k)
+	var total int64
+	for _, it := range merged(in.Items) {
+		p, err := runtime.GetJSON[product](ctx, kv, productKey(it.ProductID))
 		if errors.Is(err, runtime.ErrKeyNotFound) {
-			continue
+			return schemas.QuoteResult{}, runtime.NotFound("no product %s", it.ProductID)
 		}
 		if err != nil {
-			return nil, err
+			return schemas.QuoteResult{}, err
 		}
-		out = append(out, p.view())
+		total += int64(it.Quantity) * p.PriceCents
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
-	return out, nil
+	return schemas.QuoteResult{TotalCents: total}, nil
 }
 
 // DemoCatalog is what `natsfn local` starts with.

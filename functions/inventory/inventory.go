@@ -1,9 +1,21 @@
 // Package inventory owns the catalog and the stock: it reserves an order's
 // items all or nothing when the order is created, and later either commits
 // the reservation (the order is confirmed) or releases it (cancelled).
+//
+// A product's record holds its available stock and nothing per order, so
+// it stays the same size whatever the orders in flight. Each order's hold
+// on a product is a key of its own, hold.<product>.<order>, created in one
+// atomic batch with the products' new stock (compare-and-set on every key):
+// the stock and the holds never disagree, and a hold exists at most once
+// per order and product, whatever the deliveries. Committing or releasing
+// deletes the hold; its delete marker, which says which, stays for a while
+// so a late redelivery finds it, then goes. Reserved stock is the sum of
+// the live holds.
 package inventory
 
 import (
+	"time"
+
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -11,8 +23,25 @@ import (
 // Bucket is the inventory's own key-value bucket; no other service reads it.
 const Bucket = "inventory"
 
+// Config tunes the inventory service.
+type Config struct {
+	// KeepSettled is how long a committed, released or rejected hold's
+	// marker is kept: longer than an order can stay pending, so no
+	// redelivered reservation of a settled order finds the way clear
+	// (reserve also refuses an order past its deadline). Default 1h.
+	KeepSettled time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.KeepSettled <= 0 {
+		c.KeepSettled = time.Hour
+	}
+	return c
+}
+
 // Service returns the inventory function service.
-func Service() runtime.Service {
+func Service(cfg Config) runtime.Service {
+	inv := &inventory{cfg: cfg.withDefaults()}
 	return runtime.Service{
 		Name:        "inventory",
 		Version:     "1.0.0",
@@ -21,13 +50,18 @@ func Service() runtime.Service {
 		Buckets:     []runtime.Bucket{{Name: Bucket}},
 		Functions: []*runtime.Function{
 			runtime.Func(runtime.FuncConfig{Name: "reserve", Description: "holds every item of a new order, or none",
-				On: []string{schemas.EventOrderCreated}, Idempotent: true, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, reserve),
+				On: []string{schemas.EventOrderCreated}, Idempotent: true, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, inv.reserve),
 			runtime.Func(runtime.FuncConfig{Name: "commit", Description: "turns a confirmed order's held stock into sold stock",
-				On: []string{schemas.EventOrderConfirmed}, Idempotent: true}, commit),
+				On: []string{schemas.EventOrderConfirmed}, Idempotent: true}, inv.commit),
 			runtime.Func(runtime.FuncConfig{Name: "release", Description: "gives a cancelled order's held stock back, once",
-				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Emits: []string{schemas.EventStockReleased}}, release),
+				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Emits: []string{schemas.EventStockReleased}}, inv.release),
 			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock"}, get),
 			runtime.Func(runtime.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock"}, list),
+			runtime.Func(runtime.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now"}, quote),
 		},
 	}
+}
+
+type inventory struct {
+	cfg Config
 }

@@ -2,97 +2,141 @@ package inventory
 
 import (
 	"context"
-
-	"github.com/nats-io/nats.go/jetstream"
+	"fmt"
+	"time"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
-// reserve holds every item of a new order, or none, and says which.
-//
-// The reservation is recorded as "holding", with its items, before any
-// stock is touched: whatever happens next (a crash between two items, the
-// event dead-lettered, the order cancelled meanwhile), release knows what
-// this order may hold and gives it back.
-func reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
+// reserve holds every item of a new order, or none, and says which. The
+// holds and the products' new stock are one atomic batch, each key compared
+// and set: a redelivery finds the holds there (and says "reserved" again),
+// a crash leaves all or nothing, and a racing reservation of the same
+// product makes one of them read again.
+func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
+	if in.ExpiresAt != nil && time.Now().After(*in.ExpiresAt) {
+		// Past its deadline the order is cancelled, or about to be: stock
+		// held now would be held for nobody.
+		runtime.Logger(ctx).Warn().Str("order_id", in.OrderID).Msg("order past its deadline; not reserving")
+		return struct{}{}, nil
+	}
 	kv, err := runtime.KV(ctx, Bucket)
 	if err != nil {
 		return struct{}{}, err
 	}
 	items := merged(in.Items)
-	prev, _, err := runtime.CreateOrGet(ctx, kv, reservationKey(in.OrderID), reservation{State: stateHolding, Items: items})
+	productKeys := make([]string, len(items))
+	for i, it := range items {
+		productKeys[i] = productKey(it.ProductID)
+	}
+	unlock, err := runtime.LockKeys(ctx, kv, productKeys...)
 	if err != nil {
 		return struct{}{}, err
 	}
-	switch prev.State {
-	case stateHolding:
-		// First delivery, or a redelivery after a crash mid-way: holds
-		// already taken are kept (hold is idempotent per order).
-	case stateReleased:
-		// Cancelled while (or before) an earlier delivery held stock.
-		return struct{}{}, unholdAll(ctx, kv, in.OrderID, items)
-	default:
-		// Decided before: say it again rather than decide twice.
-		return struct{}{}, announce(ctx, in, prev)
-	}
-
-	var total int64
-	for _, it := range items {
-		price, err := hold(ctx, kv, it.ProductID, in.OrderID, int64(it.Quantity))
-		if rej, ok := asRejection(err); ok {
-			// All or nothing: give back what this order holds so far.
-			if err := unholdAll(ctx, kv, in.OrderID, items); err != nil {
+	defer unlock()
+	for {
+		done, err := inv.decided(ctx, in, items)
+		if done || err != nil {
+			return struct{}{}, err
+		}
+		b := runtime.NewBatch(ctx)
+		var total int64
+		var rejected *schemas.StockRejectedV1
+		for _, it := range items {
+			s, err := readKey(ctx, kv, productKey(it.ProductID))
+			if err != nil {
 				return struct{}{}, err
 			}
-			return struct{}{}, decide(ctx, kv, in, reservation{State: stateRejected, ProductID: rej.productID, Reason: rej.reason})
+			if !s.live() {
+				rejected = &schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: it.ProductID, Reason: "unknown product " + it.ProductID}
+				break
+			}
+			p, err := decode[product](s, productKey(it.ProductID))
+			if err != nil {
+				return struct{}{}, err
+			}
+			qty := int64(it.Quantity)
+			if p.Available < qty {
+				rejected = &schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: it.ProductID,
+					Reason: fmt.Sprintf("insufficient stock for %s: requested %d, available %d", it.ProductID, qty, p.Available)}
+				break
+			}
+			p.Available -= qty
+			b.PutKey(kv, holdKey(it.ProductID, in.OrderID), hold{Quantity: qty, PriceCents: p.PriceCents}, 0)
+			b.PutKey(kv, productKey(it.ProductID), p, s.rev)
+			total += qty * p.PriceCents
+		}
+		if rejected != nil {
+			// Nothing is held. The markers say so to a later delivery, which
+			// must not find the way clear once stock is back.
+			b = runtime.NewBatch(ctx)
+			for _, it := range items {
+				b.DeleteKey(kv, holdKey(it.ProductID, in.OrderID), 0, inv.cfg.KeepSettled, settledRejected)
+			}
+		}
+		err = b.Commit()
+		if runtime.IsConflict(err) {
+			continue // stock moved, or another delivery decided first: read again
 		}
 		if err != nil {
-			return struct{}{}, err // transient: the runtime retries
+			return struct{}{}, err
 		}
-		total += price * int64(it.Quantity)
+		if rejected != nil {
+			return struct{}{}, announceRejected(ctx, *rejected)
+		}
+		return struct{}{}, announceReserved(ctx, in, total)
 	}
-	return struct{}{}, decide(ctx, kv, in, reservation{State: stateReserved, Items: items, TotalCents: total})
 }
 
-// decide moves the reservation from holding to its outcome and announces
-// whichever outcome is stored. A release that came first wins: then the
-// stock this delivery held goes back.
-func decide(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, r reservation) error {
-	stored, err := runtime.Mutate(ctx, kv, reservationKey(in.OrderID), func(cur *reservation, exists bool) error {
-		if exists && cur.State != stateHolding {
-			return runtime.ErrNoChange
-		}
-		*cur = r
-		return nil
-	})
+// decided looks at the order's holds: if an earlier delivery decided, it
+// says so again and reports done.
+func (inv *inventory) decided(ctx context.Context, in schemas.OrderCreatedV1, items []schemas.OrderItem) (bool, error) {
+	kv, err := runtime.KV(ctx, Bucket)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if stored.State == stateReleased {
-		return unholdAll(ctx, kv, in.OrderID, in.Items)
-	}
-	return announce(ctx, in, stored)
-}
-
-func announce(ctx context.Context, in schemas.OrderCreatedV1, r reservation) error {
-	runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Str("stock", r.State).Str("reason", r.Reason).Msg("stock decision")
-	id := runtime.WithEventID(in.OrderID)
-	switch r.State {
-	case stateRejected:
-		return runtime.Emit(ctx, schemas.EventStockRejected, schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: r.ProductID, Reason: r.Reason}, id)
-	case stateReserved, stateCommitted:
-		return runtime.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: r.TotalCents, PaymentToken: in.PaymentToken}, id)
-	}
-	return nil // released: the order is already cancelled
-}
-
-// unholdAll gives back whatever the order holds of these items.
-func unholdAll(ctx context.Context, kv jetstream.KeyValue, orderID string, items []schemas.OrderItem) error {
-	for _, it := range merged(items) {
-		if err := unhold(ctx, kv, it.ProductID, orderID, false); err != nil {
-			return err
+	var total int64
+	live, settled := 0, map[string]int{}
+	for _, it := range items {
+		s, err := readKey(ctx, kv, holdKey(it.ProductID, in.OrderID))
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case s.live():
+			h, err := decode[hold](s, holdKey(it.ProductID, in.OrderID))
+			if err != nil {
+				return false, err
+			}
+			live++
+			total += h.Quantity * h.PriceCents
+		case s.settled != "":
+			settled[s.settled]++
 		}
 	}
-	return nil
+	switch {
+	case settled[settledReleased] > 0 || settled[settledCommitted] > 0:
+		return true, nil // the order is settled: nothing left to say
+	case settled[settledRejected] > 0:
+		return true, announceRejected(ctx, schemas.StockRejectedV1{OrderID: in.OrderID, Reason: "rejected before"})
+	case live == len(items):
+		return true, announceReserved(ctx, in, total)
+	case live > 0:
+		// Holds are written all at once; some without the others are not
+		// this version's doing.
+		return true, runtime.Invalid(fmt.Sprintf("order %s holds %d of its %d products: inconsistent holds", in.OrderID, live, len(items)))
+	}
+	return false, nil
+}
+
+func announceReserved(ctx context.Context, in schemas.OrderCreatedV1, total int64) error {
+	runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Int64("total_cents", total).Msg("stock reserved")
+	return runtime.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: total, PaymentToken: in.PaymentToken},
+		runtime.WithEventID(in.OrderID))
+}
+
+func announceRejected(ctx context.Context, r schemas.StockRejectedV1) error {
+	runtime.Logger(ctx).Info().Str("order_id", r.OrderID).Str("reason", r.Reason).Msg("stock rejected")
+	return runtime.Emit(ctx, schemas.EventStockRejected, r, runtime.WithEventID(r.OrderID))
 }

@@ -2,61 +2,93 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
-// commit turns a confirmed order's held stock into sold stock.
-func commit(ctx context.Context, in schemas.OrderConfirmedV1) (struct{}, error) {
-	return struct{}{}, settle(ctx, in.OrderID, stateCommitted)
+// commit turns a confirmed order's held stock into sold stock: its holds
+// are deleted (marked committed); the products' stock does not change, it
+// left "available" when it was held.
+func (inv *inventory) commit(ctx context.Context, in schemas.OrderConfirmedV1) (struct{}, error) {
+	return struct{}{}, inv.settle(ctx, in.OrderID, in.Items, settledCommitted)
 }
 
-// release gives a cancelled order's held stock back. If the order was
-// cancelled before it was ever reserved, the tombstone stops a late
-// reservation from holding stock for it; if reserve is holding stock right
-// now, the stock it held so far comes back here and the rest in reserve.
-func release(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
-	if err := settle(ctx, in.OrderID, stateReleased); err != nil {
+// release gives a cancelled order's held stock back. An item it never held
+// gets a marker instead, so a reservation delivered late cannot hold stock
+// for a cancelled order.
+func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
+	if err := inv.settle(ctx, in.OrderID, in.Items, settledReleased); err != nil {
 		return struct{}{}, err
 	}
 	return struct{}{}, runtime.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, runtime.WithEventID(in.OrderID))
 }
 
-func settle(ctx context.Context, orderID, final string) error {
+// settle ends an order's holds in one atomic batch.
+func (inv *inventory) settle(ctx context.Context, orderID string, items []schemas.OrderItem, how string) error {
+	if len(items) == 0 {
+		return runtime.Invalid(fmt.Sprintf("order %s: the event names no items (published by an older natsfn)", orderID))
+	}
 	kv, err := runtime.KV(ctx, Bucket)
 	if err != nil {
 		return err
 	}
-	var items []schemas.OrderItem
-	_, err = runtime.Mutate(ctx, kv, reservationKey(orderID), func(r *reservation, exists bool) error {
-		switch {
-		case !exists && final == stateReleased:
-			*r = reservation{State: stateReleased}
-			return nil
-		case !exists, r.State == stateRejected:
-			return runtime.ErrNoChange
-		case r.State == final:
-			items = r.Items // a retry after a crash mid-way: finish the holds
-			return runtime.ErrNoChange
-		case r.State == stateHolding && final == stateReleased:
-			// Cancelled while reserve holds stock: give back whatever it
-			// took; reserve gives back what it takes after this.
-		case r.State != stateReserved:
-			return runtime.Conflict("order %s: stock already %s, cannot be %s", orderID, r.State, final)
+	items = merged(items)
+	var productKeys []string
+	if how == settledReleased {
+		for _, it := range items {
+			productKeys = append(productKeys, productKey(it.ProductID))
 		}
-		items = r.Items
-		r.State = final
-		return nil
-	})
+	}
+	unlock, err := runtime.LockKeys(ctx, kv, productKeys...)
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
-		if err := unhold(ctx, kv, it.ProductID, orderID, final == stateCommitted); err != nil {
-			return err
+	defer unlock()
+	for {
+		b := runtime.NewBatch(ctx)
+		for _, it := range items {
+			key := holdKey(it.ProductID, orderID)
+			s, err := readKey(ctx, kv, key)
+			if err != nil {
+				return err
+			}
+			switch {
+			case s.settled != "":
+				continue // done before
+			case !s.live():
+				if how == settledReleased {
+					b.DeleteKey(kv, key, 0, inv.cfg.KeepSettled, settledReleased)
+				}
+				continue
+			}
+			b.DeleteKey(kv, key, s.rev, inv.cfg.KeepSettled, how)
+			if how != settledReleased {
+				continue
+			}
+			h, err := decode[hold](s, key)
+			if err != nil {
+				return err
+			}
+			ps, err := readKey(ctx, kv, productKey(it.ProductID))
+			if err != nil {
+				return err
+			}
+			p, err := decode[product](ps, productKey(it.ProductID))
+			if err != nil {
+				return err
+			}
+			p.Available += h.Quantity
+			b.PutKey(kv, productKey(it.ProductID), p, ps.rev)
 		}
+		err := b.Commit()
+		if runtime.IsConflict(err) {
+			continue
+		}
+		if err == nil {
+			runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", how).Msg("stock settled")
+		}
+		return err
 	}
-	runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", final).Msg("stock settled")
-	return nil
 }

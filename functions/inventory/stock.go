@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,91 +14,116 @@ import (
 )
 
 type (
-	// product is the stored catalog entry. Holds records which order holds
-	// how much, so holding, committing and releasing are each applied at
-	// most once per order, whatever the number of deliveries.
+	// product is the stored catalog entry: what is available, nothing per
+	// order.
 	product struct {
-		ProductID  string           `json:"product_id"`
-		Name       string           `json:"name"`
-		PriceCents int64            `json:"price_cents"`
-		Available  int64            `json:"available"`
-		Reserved   int64            `json:"reserved"`
-		Holds      map[string]int64 `json:"holds,omitempty"`
+		ProductID  string `json:"product_id"`
+		Name       string `json:"name"`
+		PriceCents int64  `json:"price_cents"`
+		Available  int64  `json:"available"`
 	}
 
-	// reservation is the inventory's memory of one order: what it decided,
-	// so a redelivered event gets the same answer.
-	reservation struct {
-		State      string              `json:"state"` // holding | reserved | rejected | committed | released
-		Items      []schemas.OrderItem `json:"items,omitempty"`
-		TotalCents int64               `json:"total_cents"`
-		ProductID  string              `json:"product_id,omitempty"`
-		Reason     string              `json:"reason,omitempty"`
+	// hold is one order's hold on one product: what it took, at what price.
+	hold struct {
+		Quantity   int64 `json:"quantity"`
+		PriceCents int64 `json:"price_cents"`
 	}
 )
 
+// Why a hold's key was deleted, on its marker.
 const (
-	stateHolding   = "holding" // items recorded, stock being held
-	stateReserved  = "reserved"
-	stateRejected  = "rejected"
-	stateCommitted = "committed"
-	stateReleased  = "released"
+	settledCommitted = "committed"
+	settledReleased  = "released"
+	settledRejected  = "rejected"
 )
 
-func productKey(id string) string     { return "product." + id }
-func reservationKey(id string) string { return "order." + id }
+func productKey(id string) string            { return "product." + id }
+func holdKey(productID, order string) string { return "hold." + productID + "." + order }
 
-func (p product) view() schemas.Product {
-	return schemas.Product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available, Reserved: p.Reserved}
+// view is a product as callers see it, with the stock its live holds keep.
+func (p product) view(reserved int64) schemas.Product {
+	return schemas.Product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available, Reserved: reserved}
 }
 
-// rejection is why an order's items cannot be held.
-type rejection struct {
-	productID, reason string
+// reserved adds up a product's live holds (deleted ones are not listed).
+func reserved(ctx context.Context, kv jetstream.KeyValue, productID string) (int64, error) {
+	keys, err := kv.ListKeysFiltered(ctx, holdKey(productID, "*"))
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for k := range keys.Keys() {
+		h, err := runtime.GetJSON[hold](ctx, kv, k)
+		if errors.Is(err, runtime.ErrKeyNotFound) {
+			continue // settled meanwhile
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += h.Quantity
+	}
+	return total, nil
 }
 
-func (r *rejection) Error() string { return r.reason }
-
-// hold takes qty of a product for an order, unless the order holds it
-// already, and returns the product's unit price.
-func hold(ctx context.Context, kv jetstream.KeyValue, productID, orderID string, qty int64) (int64, error) {
-	p, err := runtime.Mutate(ctx, kv, productKey(productID), func(p *product, exists bool) error {
-		if !exists {
-			return &rejection{productID, fmt.Sprintf("unknown product %s", productID)}
+// products lists the catalog with its stock.
+func products(ctx context.Context, kv jetstream.KeyValue) ([]schemas.Product, error) {
+	keys, err := kv.ListKeysFiltered(ctx, productKey("*"))
+	if err != nil {
+		return nil, err
+	}
+	out := []schemas.Product{}
+	for k := range keys.Keys() {
+		p, err := runtime.GetJSON[product](ctx, kv, k)
+		if errors.Is(err, runtime.ErrKeyNotFound) {
+			continue
 		}
-		if _, held := p.Holds[orderID]; held {
-			return runtime.ErrNoChange
+		if err != nil {
+			return nil, err
 		}
-		if p.Available < qty {
-			return &rejection{productID, fmt.Sprintf("insufficient stock for %s: requested %d, available %d", productID, qty, p.Available)}
+		r, err := reserved(ctx, kv, p.ProductID)
+		if err != nil {
+			return nil, err
 		}
-		if p.Holds == nil {
-			p.Holds = map[string]int64{}
-		}
-		p.Available -= qty
-		p.Reserved += qty
-		p.Holds[orderID] = qty
-		return nil
-	})
-	return p.PriceCents, err
+		out = append(out, p.view(r))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
+	return out, nil
 }
 
-// unhold ends an order's hold on a product: back to available (release) or
-// gone for good (commit). Without a hold it does nothing.
-func unhold(ctx context.Context, kv jetstream.KeyValue, productID, orderID string, sold bool) error {
-	_, err := runtime.Mutate(ctx, kv, productKey(productID), func(p *product, exists bool) error {
-		qty, held := p.Holds[orderID]
-		if !exists || !held {
-			return runtime.ErrNoChange
+// keyState is a key's last message as a step decides on it: a value and
+// its revision, a delete marker and why, or nothing.
+type keyState struct {
+	rev     uint64
+	settled string // the marker's reason, if deleted
+	value   []byte
+}
+
+func (s keyState) live() bool { return s.rev != 0 && s.settled == "" }
+
+func readKey(ctx context.Context, kv jetstream.KeyValue, key string) (keyState, error) {
+	m, err := runtime.KeyMsg(ctx, kv, key)
+	if errors.Is(err, runtime.ErrKeyNotFound) {
+		return keyState{}, nil
+	}
+	if err != nil {
+		return keyState{}, err
+	}
+	s := keyState{rev: m.Sequence, value: m.Data}
+	if runtime.Deleted(m) {
+		s.settled = m.Header.Get(runtime.HeaderReason)
+		if s.settled == "" {
+			s.settled = "deleted"
 		}
-		delete(p.Holds, orderID)
-		p.Reserved -= qty
-		if !sold {
-			p.Available += qty
-		}
-		return nil
-	})
-	return err
+	}
+	return s, nil
+}
+
+func decode[T any](s keyState, key string) (T, error) {
+	var v T
+	if err := json.Unmarshal(s.value, &v); err != nil {
+		return v, fmt.Errorf("%s: %w", key, err)
+	}
+	return v, nil
 }
 
 // merged adds up the quantities of repeated products, in a stable order.
@@ -112,10 +138,4 @@ func merged(items []schemas.OrderItem) []schemas.OrderItem {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
-}
-
-func asRejection(err error) (*rejection, bool) {
-	var r *rejection
-	ok := errors.As(err, &r)
-	return r, ok
 }

@@ -22,62 +22,60 @@ import (
 // always names the same order, even when two requests race.
 var idempotencyNamespace = uuid.MustParse("6f1b8a0e-2c55-4c3e-9a57-0d9d3b1f7e21")
 
-type idempotency struct {
-	OrderID  string `json:"order_id"`
-	BodyHash string `json:"body_hash"`
-}
-
-// create accepts an order: stored pending, then announced.
-func create(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted, error) {
-	kv, err := runtime.KV(ctx, Bucket)
-	if err != nil {
-		return schemas.OrderAccepted{}, err
-	}
-	if in.PaymentToken == "" {
-		in.PaymentToken = schemas.DefaultPaymentToken
-	}
-	orderID := uuid.NewString()
-	if key := runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey); key != "" {
-		if err := checkIdempotencyKey(key); err != nil {
-			return schemas.OrderAccepted{}, err
+// create accepts an order in one atomic batch: its record (compare-and-set
+// on "no record yet", which also settles an Idempotency-Key race), its
+// orders.created event and its deadline. With an Idempotency-Key the order
+// id is derived from the key and the record keeps a hash of the body: the
+// same key and body answer the same order, the same key with another body
+// is a 409. There is no idempotency record to keep or expire: the order's
+// own record is it.
+func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (schemas.OrderAccepted, error) {
+	return func(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted, error) {
+		if in.PaymentToken == "" {
+			in.PaymentToken = schemas.DefaultPaymentToken
 		}
-		body, _ := json.Marshal(in)
-		sum := sha256.Sum256(body)
-		keySum := sha256.Sum256([]byte(key))
-		orderID = uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
-		want := idempotency{OrderID: orderID, BodyHash: hex.EncodeToString(sum[:])}
-		got, _, err := runtime.CreateOrGet(ctx, kv, "idem."+hex.EncodeToString(keySum[:16]), want)
+		orderID, bodyHash := uuid.NewString(), ""
+		if key := runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey); key != "" {
+			if err := checkIdempotencyKey(key); err != nil {
+				return schemas.OrderAccepted{}, err
+			}
+			body, _ := json.Marshal(in)
+			sum := sha256.Sum256(body)
+			orderID, bodyHash = uuid.NewSHA1(idempotencyNamespace, []byte(key)).String(), hex.EncodeToString(sum[:])
+		}
+		now := time.Now().UTC()
+		rec := record{
+			Order: schemas.Order{OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items,
+				Status: schemas.StatusPending, CreatedAt: now, UpdatedAt: now},
+			Token: in.PaymentToken, CorrelationID: runtime.CorrelationID(ctx), BodyHash: bodyHash,
+			ExpiresAt: now.Add(timeout),
+		}
+		b := runtime.NewBatch(ctx)
+		b.Put(recordSubject(orderID), rec, 0)
+		b.Emit(schemas.EventOrderCreated, schemas.OrderCreatedV1{
+			OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items, PaymentToken: in.PaymentToken, ExpiresAt: &rec.ExpiresAt,
+		}, runtime.WithEventID(orderID))
+		b.Schedule(deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired, schemas.OrderExpiredV1{OrderID: orderID},
+			runtime.WithEventID(orderID))
+		err := b.Commit()
+		if runtime.IsConflict(err) {
+			// The order exists: a replay of its key, or the same key again
+			// with another body.
+			prev, _, err := runtime.Record[record](ctx, Stream, recordSubject(orderID))
+			if err != nil {
+				return schemas.OrderAccepted{}, err
+			}
+			if prev.BodyHash != bodyHash {
+				return schemas.OrderAccepted{}, runtime.Conflict("Idempotency-Key %q was already used with a different body", runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey))
+			}
+			return schemas.OrderAccepted{OrderID: orderID, Status: prev.Status}, nil
+		}
 		if err != nil {
 			return schemas.OrderAccepted{}, err
 		}
-		if got.BodyHash != want.BodyHash {
-			return schemas.OrderAccepted{}, runtime.Conflict("Idempotency-Key %q was already used with a different body", key)
-		}
+		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", in.CustomerID).Int("items", len(in.Items)).Msg("order accepted")
+		return schemas.OrderAccepted{OrderID: orderID, Status: schemas.StatusPending}, nil
 	}
-
-	now := time.Now().UTC()
-	// On a replay the order is already there, and stays as it is.
-	rec, _, err := runtime.CreateOrGet(ctx, kv, orderKey(orderID), record{
-		Order: schemas.Order{OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items,
-			Status: schemas.StatusPending, CreatedAt: now, UpdatedAt: now},
-		Token: in.PaymentToken, CorrelationID: runtime.CorrelationID(ctx)})
-	if err != nil {
-		return schemas.OrderAccepted{}, err
-	}
-	if rec.Status == schemas.StatusPending {
-		if _, err := kv.Put(ctx, pendingKey(orderID), []byte(rec.CreatedAt.Format(time.RFC3339Nano))); err != nil {
-			return schemas.OrderAccepted{}, err
-		}
-		// Announced again on a replay: if the first announcement was lost the
-		// saga starts now; if not, the stream drops the duplicate.
-		err = runtime.Emit(ctx, schemas.EventOrderCreated, schemas.OrderCreatedV1{
-			OrderID: orderID, CustomerID: rec.CustomerID, Items: rec.Items, PaymentToken: rec.Token,
-		}, runtime.WithEventID(orderID))
-	}
-	if err == nil {
-		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
-	}
-	return schemas.OrderAccepted{OrderID: orderID, Status: rec.Status}, err
 }
 
 // MaxIdempotencyKeyLen is Stripe's limit, which clients already know.
@@ -101,14 +99,22 @@ func checkIdempotencyKey(key string) error {
 		runtime.FieldError{Field: schemas.HeaderIdempotencyKey, Message: problem})
 }
 
+// get answers an order. A pending one shows what its items cost now (asked
+// of inventory); a settled one, what was charged.
 func get(ctx context.Context, in schemas.GetOrder) (schemas.Order, error) {
-	kv, err := runtime.KV(ctx, Bucket)
-	if err != nil {
-		return schemas.Order{}, err
-	}
-	rec, err := runtime.GetJSON[record](ctx, kv, orderKey(in.OrderID))
+	rec, _, err := runtime.Record[record](ctx, Stream, recordSubject(in.OrderID))
 	if errors.Is(err, runtime.ErrKeyNotFound) {
 		return schemas.Order{}, runtime.NotFound("no order %s", in.OrderID)
 	}
-	return rec.Order, err
+	if err != nil {
+		return schemas.Order{}, err
+	}
+	if rec.Status == schemas.StatusPending && rec.TotalCents == 0 {
+		if q, err := runtime.Call[schemas.QuoteResult](ctx, runtime.Conn(ctx), schemas.SubjectQuote, schemas.Quote{Items: rec.Items}); err == nil {
+			rec.TotalCents = q.TotalCents
+		} else {
+			runtime.Logger(ctx).Debug().AnErr("cause", err).Str("order_id", in.OrderID).Msg("no quote for a pending order")
+		}
+	}
+	return rec.Order, nil
 }

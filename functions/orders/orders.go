@@ -1,6 +1,14 @@
 // Package orders owns the orders: it accepts them, answers for them, and
 // moves each to exactly one terminal state, confirmed or cancelled, as the
 // other steps report back. It never reads another service's data.
+//
+// An order's record lives in the ORDERS stream beside the order's events,
+// on the subject order.<id>, and its deadline on order.<id>.timeout: a
+// message the server publishes as orders.expired.v1 when the order is due,
+// unless settling the order purged it first. Accepting an order is one
+// atomic batch (record, orders.created, deadline), and so is settling it
+// (record, orders.confirmed or orders.cancelled): a crash can split
+// neither, and no sweeper looks for stalled orders.
 package orders
 
 import (
@@ -10,8 +18,11 @@ import (
 	"github.com/natsfn/natsfn/schemas"
 )
 
-// Bucket is the orders' own key-value bucket.
-const Bucket = "orders"
+// Stream keeps the orders' records and deadlines beside their events.
+const Stream = "ORDERS"
+
+func recordSubject(id string) string   { return "order." + id }
+func deadlineSubject(id string) string { return "order." + id + ".timeout" }
 
 // Config tunes the orders service.
 type Config struct {
@@ -19,16 +30,11 @@ type Config struct {
 	// default 2m. It catches flows that stall (a crash-looping step, an
 	// event in the dead-letter stream).
 	Timeout time.Duration
-	// SweepEvery is how often pending orders are checked; default Timeout/10.
-	SweepEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
-	}
-	if c.SweepEvery <= 0 {
-		c.SweepEvery = max(c.Timeout/10, 100*time.Millisecond)
 	}
 	return c
 }
@@ -36,25 +42,26 @@ func (c Config) withDefaults() Config {
 // Service returns the orders function service.
 func Service(cfg Config) runtime.Service {
 	cfg = cfg.withDefaults()
+	settles := []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}
+	records := []string{"order.>"}
 	return runtime.Service{
 		Name:        "orders",
 		Version:     "1.0.0",
 		Description: "Orders: accepts them and settles each in one terminal state",
 		Streams:     schemas.Streams(),
-		Buckets:     []runtime.Bucket{{Name: Bucket}},
 		Functions: []*runtime.Function{
 			runtime.Func(runtime.FuncConfig{Name: "create", Subject: schemas.SubjectCreateOrder, Description: "accepts an order; it starts pending",
-				Emits: []string{schemas.EventOrderCreated}}, create),
-			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetOrder, Description: "one order and its status"}, get),
-			runtime.Func(runtime.FuncConfig{Name: "price", Description: "records the total once stock is reserved",
-				On: []string{schemas.EventStockReserved}, Idempotent: true}, price),
+				Emits: []string{schemas.EventOrderCreated}, Writes: records}, create(cfg.Timeout)),
+			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetOrder, Description: "one order and its status (a pending one with what its items cost now)",
+				Calls: []string{schemas.SubjectQuote}}, get),
 			runtime.Func(runtime.FuncConfig{Name: "confirm", Description: "confirms a paid order",
-				On: []string{schemas.EventPaymentCharged}, Idempotent: true, Emits: []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}}, confirm),
+				On: []string{schemas.EventPaymentCharged}, Idempotent: true, Emits: settles, Writes: records}, confirm),
 			runtime.Func(runtime.FuncConfig{Name: "reject", Description: "cancels an order whose stock could not be reserved",
-				On: []string{schemas.EventStockRejected}, Idempotent: true, Emits: []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}}, reject),
+				On: []string{schemas.EventStockRejected}, Idempotent: true, Emits: settles, Writes: records}, reject),
 			runtime.Func(runtime.FuncConfig{Name: "unpaid", Description: "cancels an order whose payment failed",
-				On: []string{schemas.EventPaymentFailed}, Idempotent: true, Emits: []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}}, unpaid),
+				On: []string{schemas.EventPaymentFailed}, Idempotent: true, Emits: settles, Writes: records}, unpaid),
+			runtime.Func(runtime.FuncConfig{Name: "expire", Description: "cancels an order still pending at its deadline",
+				On: []string{schemas.EventOrderExpired}, Idempotent: true, Emits: settles, Writes: records}, expire),
 		},
-		Jobs: []runtime.Job{{Name: "expire", Every: cfg.SweepEvery, Run: expire(cfg.Timeout)}},
 	}
 }

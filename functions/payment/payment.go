@@ -2,7 +2,9 @@
 // payment provider, guarded by failsafe-go: a timeout per call, retries with
 // backoff and jitter for transient failures, and a circuit breaker so a
 // provider outage fails fast instead of piling up. It refunds cancelled
-// orders that were charged. Charging happens at most once per order.
+// orders that were charged. The provider charges an order at most once
+// (the order id is the idempotency key) and voids a cancelled order never
+// charged, so payment itself stores nothing.
 package payment
 
 import (
@@ -16,9 +18,6 @@ import (
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
-
-// Bucket is the payment service's own key-value bucket.
-const Bucket = "payments"
 
 // Config tunes how the provider is called.
 type Config struct {
@@ -85,12 +84,11 @@ func Service(cfg Config) runtime.Service {
 		Version:     "1.0.0",
 		Description: "Charges reserved orders and refunds cancelled ones",
 		Streams:     schemas.Streams(),
-		Buckets:     []runtime.Bucket{{Name: Bucket}},
 		Functions: []*runtime.Function{
 			runtime.Func(runtime.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
 				On: []string{schemas.EventStockReserved}, Idempotent: true, Stats: p.stats,
-				Emits: []string{schemas.EventPaymentCharged, schemas.EventPaymentFailed, schemas.EventPaymentRefunded},
-				Calls: []string{schemas.SubjectCharge, schemas.SubjectRefund}}, p.chargeOrder),
+				Emits: []string{schemas.EventPaymentCharged, schemas.EventPaymentFailed},
+				Calls: []string{schemas.SubjectCharge}}, p.chargeOrder),
 			runtime.Func(runtime.FuncConfig{Name: "refund", Description: "refunds a cancelled order if it was charged",
 				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentRefunded}, Calls: []string{schemas.SubjectRefund}}, p.refundOrder),

@@ -23,34 +23,65 @@ import (
 type Config struct {
 	Latency     time.Duration // added to every charge and refund
 	FailureRate float64       // share of calls that fail transiently, 0..1
+	// Retain is how long the provider remembers an order (its idempotency
+	// window, 24h at Stripe); default 10m. Memory stays flat however many
+	// orders go through.
+	Retain time.Duration
 }
 
 // Provider is the simulated bank's state.
 type Provider struct {
-	mu       sync.Mutex
-	cfg      Config
-	attempts map[string]int          // order -> charge calls (for tok_flaky)
-	charges  map[string]chargeRecord // order -> the one successful charge
-	counts   map[string]int          // order -> successful charges (must stay 1)
-	refunds  map[string]int
+	mu        sync.Mutex
+	cfg       Config
+	orders    map[string]*account // what the bank knows of each order it saw
+	lastSweep time.Time
 }
 
-type chargeRecord struct {
-	id     string
-	amount int64
+// account is one order at the bank.
+type account struct {
+	seen     time.Time
+	attempts int    // charge calls (for tok_flaky)
+	chargeID string // the one successful charge
+	amount   int64
+	charges  int  // successful charges (must stay at most 1)
+	refunds  int  // successful refunds (at most 1)
+	voided   bool // cancelled before it was charged: never charge it
 }
 
 // New returns a provider with the given behaviour.
 func New(cfg Config) *Provider {
-	return &Provider{cfg: cfg, attempts: map[string]int{}, charges: map[string]chargeRecord{},
-		counts: map[string]int{}, refunds: map[string]int{}}
+	if cfg.Retain <= 0 {
+		cfg.Retain = 10 * time.Minute
+	}
+	return &Provider{cfg: cfg, orders: map[string]*account{}}
+}
+
+// account finds or opens an order's account, forgetting those older than
+// Retain now and then. Callers hold p.mu.
+func (p *Provider) account(orderID string) *account {
+	now := time.Now()
+	if now.Sub(p.lastSweep) > time.Second {
+		p.lastSweep = now
+		for id, a := range p.orders {
+			if now.Sub(a.seen) > p.cfg.Retain {
+				delete(p.orders, id)
+			}
+		}
+	}
+	a, ok := p.orders[orderID]
+	if !ok {
+		a = &account{}
+		p.orders[orderID] = a
+	}
+	a.seen = now
+	return a
 }
 
 // SetBehaviour changes latency and failure rate while running (chaos tests
 // open the payment circuit breaker this way).
 func (p *Provider) SetBehaviour(cfg Config) {
 	p.mu.Lock()
-	p.cfg = cfg
+	p.cfg.Latency, p.cfg.FailureRate = cfg.Latency, cfg.FailureRate
 	p.mu.Unlock()
 }
 
@@ -76,47 +107,54 @@ func (p *Provider) wait(ctx context.Context) error {
 	return nil
 }
 
-// Charge takes an order's money once.
+// Charge takes an order's money once: a repeat gets the same charge.
 func (p *Provider) Charge(ctx context.Context, in schemas.Charge) (schemas.ChargeResult, error) {
 	if err := p.wait(ctx); err != nil {
 		return schemas.ChargeResult{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.attempts[in.OrderID]++
-	if c, ok := p.charges[in.OrderID]; ok {
-		return schemas.ChargeResult{ChargeID: c.id}, nil // idempotent: the same charge again
+	a := p.account(in.OrderID)
+	a.attempts++
+	switch {
+	case a.chargeID != "":
+		return schemas.ChargeResult{ChargeID: a.chargeID}, nil // idempotent: the same charge again
+	case a.voided:
+		return schemas.ChargeResult{}, runtime.Rule("order %s was voided: it was cancelled before it was charged", in.OrderID)
 	}
 	switch in.Token {
 	case "tok_decline":
 		return schemas.ChargeResult{}, runtime.Rule("card declined (%s)", in.Token)
 	case "tok_flaky":
-		if p.attempts[in.OrderID] <= 2 {
+		if a.attempts <= 2 {
 			return schemas.ChargeResult{}, runtime.Unavailable("card network timeout, try again")
 		}
 	case "tok_visa":
 	default:
 		return schemas.ChargeResult{}, runtime.Rule("unknown sandbox token %s", in.Token)
 	}
-	c := chargeRecord{id: "ch_" + nuid.Next(), amount: in.AmountCents}
-	p.charges[in.OrderID] = c
-	p.counts[in.OrderID]++
-	return schemas.ChargeResult{ChargeID: c.id}, nil
+	a.chargeID, a.amount = "ch_"+nuid.Next(), in.AmountCents
+	a.charges++
+	return schemas.ChargeResult{ChargeID: a.chargeID}, nil
 }
 
-// Refund gives an order's money back, once.
+// Refund gives a charged order's money back, once (a repeat answers the
+// same), and voids an order never charged so it never will be.
 func (p *Provider) Refund(ctx context.Context, in schemas.Refund) (schemas.RefundResult, error) {
 	if err := p.wait(ctx); err != nil {
 		return schemas.RefundResult{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, ok := p.charges[in.OrderID]
-	if !ok || p.refunds[in.OrderID] > 0 {
+	a := p.account(in.OrderID)
+	if a.chargeID == "" {
+		a.voided = true
 		return schemas.RefundResult{Refunded: false}, nil
 	}
-	p.refunds[in.OrderID]++
-	return schemas.RefundResult{Refunded: true, AmountCents: c.amount}, nil
+	if a.refunds == 0 {
+		a.refunds++
+	}
+	return schemas.RefundResult{Refunded: true, AmountCents: a.amount}, nil
 }
 
 func (p *Provider) simulate(_ context.Context, in schemas.Simulate) (schemas.Simulate, error) {
@@ -124,16 +162,18 @@ func (p *Provider) simulate(_ context.Context, in schemas.Simulate) (schemas.Sim
 	return in, nil
 }
 
-// Counts reports successful charges and refunds per order.
+// Counts reports successful charges and refunds per order it remembers.
 func (p *Provider) Counts(context.Context, schemas.ChargeCounts) (schemas.ChargeCountsResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := schemas.ChargeCountsResult{Charges: map[string]int{}, Refunds: map[string]int{}}
-	for k, v := range p.counts {
-		out.Charges[k] = v
-	}
-	for k, v := range p.refunds {
-		out.Refunds[k] = v
+	for id, a := range p.orders {
+		if a.charges > 0 {
+			out.Charges[id] = a.charges
+		}
+		if a.refunds > 0 {
+			out.Refunds[id] = a.refunds
+		}
 	}
 	return out, nil
 }

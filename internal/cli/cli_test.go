@@ -3,15 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
 // run executes the natsfn command line with args and returns its output.
@@ -162,4 +165,29 @@ func TestLocalRunsTheSagaAndKeepsStateAcrossRestarts(t *testing.T) {
 func nopLogger() *zerolog.Logger {
 	l := zerolog.Nop()
 	return &l
+}
+
+// A data directory written by a natsfn that kept orders in a key-value
+// bucket is refused with what to do, not half-used.
+func TestLocalRefusesAnOldDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := embedded.Start(embedded.Config{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := testkit.Connect(t, srv.ClientURL())
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "orders", Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+
+	var out testkit.Buffer
+	err = run(context.Background(), &out, "local", "--data", dir, "--nats", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
+		"--http", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "error")
+	if err == nil || !strings.Contains(err.Error(), "earlier natsfn") || !strings.Contains(err.Error(), "rm -rf "+dir) {
+		t.Fatalf("local on an old data directory: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	ucli "github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
@@ -63,6 +64,9 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	if err := checkDataLayout(ctx, srv.ClientURL(), dir); err != nil {
+		return err
+	}
 
 	all := functions.All(appConfig(cmd))
 	var svcs []runtime.Service
@@ -120,4 +124,31 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		return nil
 	}
 	return err
+}
+
+// checkDataLayout refuses a data directory written by a natsfn that kept
+// orders and payments in key-value buckets: its orders would be invisible
+// and its stock holds inside the product records never given back.
+func checkDataLayout(ctx context.Context, url, dir string) error {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	for _, old := range []string{"KV_orders", "KV_payments"} {
+		_, err := js.Stream(ctx, old)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%s holds data of an earlier natsfn (stream %s: orders and payments now live beside their events); "+
+			"stop natsfn and remove it (rm -rf %s), or start with --data pointing to another directory", dir, old, dir)
+	}
+	return nil
 }
