@@ -150,6 +150,7 @@ func (b *Batch) Schedule(subject string, at time.Time, eventType string, payload
 	m.Subject = subject
 	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
 	m.Header.Set("Nats-Schedule-Target", eventType)
+	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	b.msgs = append(b.msgs, m)
 }
 

@@ -217,7 +217,7 @@ func permanentStartupError(err error) (string, bool) {
 	case 10058: // stream name already in use with a different configuration
 		return "a stream of this name exists with a configuration natsfn cannot update to (e.g. another storage type or retention): delete it (`nats stream rm`) or rename one of them", true
 	case 10052, 10069: // invalid stream configuration; update refused
-		return "the existing stream cannot take this configuration (see `nats stream info`): remove it with `nats stream rm` (its messages go with it), or make the service's Streams match it", true
+		return "JetStream refuses this configuration: change the service's Streams or the runtime's settings; if the stream exists with other settings (`nats stream info`), remove it with `nats stream rm` (its messages go with it) or match them", true
 	case 10065: // subjects overlap with an existing stream
 		return "another stream already captures some of these subjects: change the service's Streams, or remove the overlap from the other stream", true
 	case 10074: // replicas > 1 not supported in non-clustered mode

@@ -1,0 +1,219 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/embedded"
+)
+
+type (
+	batchIn struct {
+		ID    string `json:"id" jsonschema:"pattern=^[a-z0-9-]+$"`
+		Delay int    `json:"delay_s,omitempty"`
+	}
+	batchOut struct {
+		Conflict bool   `json:"conflict"`
+		Value    string `json:"value,omitempty"`
+		Seq      uint64 `json:"seq,omitempty"`
+	}
+	note struct {
+		Text string `json:"text"`
+	}
+)
+
+// batchService writes records, events, schedules and keys with batches, as
+// the saga's steps do.
+func batchService() runtime.Service {
+	put := func(ctx context.Context, in batchIn) (batchOut, error) {
+		b := runtime.NewBatch(ctx)
+		b.Put("rec."+in.ID, note{Text: "first"}, 0)
+		b.Emit("notes.written.v1", note{Text: in.ID}, runtime.WithEventID(in.ID))
+		err := b.Commit()
+		if runtime.IsConflict(err) {
+			return batchOut{Conflict: true}, nil
+		}
+		return batchOut{}, err
+	}
+	read := func(ctx context.Context, in batchIn) (batchOut, error) {
+		v, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
+		if errors.Is(err, runtime.ErrKeyNotFound) {
+			return batchOut{}, runtime.NotFound("no record %s", in.ID)
+		}
+		return batchOut{Value: v.Text, Seq: seq}, err
+	}
+	update := func(ctx context.Context, in batchIn) (batchOut, error) {
+		_, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
+		if err != nil {
+			return batchOut{}, err
+		}
+		b := runtime.NewBatch(ctx)
+		b.Put("rec."+in.ID, note{Text: "second"}, seq)
+		return batchOut{}, b.Commit()
+	}
+	schedule := func(ctx context.Context, in batchIn) (batchOut, error) {
+		b := runtime.NewBatch(ctx)
+		b.Schedule("rec."+in.ID+".due", time.Now().Add(time.Duration(in.Delay)*time.Second), "notes.due.v1", note{Text: in.ID})
+		return batchOut{}, b.Commit()
+	}
+	cancel := func(ctx context.Context, in batchIn) (batchOut, error) {
+		return batchOut{}, runtime.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
+	}
+	keys := func(ctx context.Context, in batchIn) (batchOut, error) {
+		kv, err := runtime.KV(ctx, "notes")
+		if err != nil {
+			return batchOut{}, err
+		}
+		b := runtime.NewBatch(ctx)
+		b.DeleteKey(kv, "k."+in.ID, 0, time.Duration(in.Delay)*time.Second, "settled")
+		if err := b.Commit(); err != nil {
+			return batchOut{}, err
+		}
+		m, err := runtime.KeyMsg(ctx, kv, "k."+in.ID)
+		if err != nil || !runtime.Deleted(m) {
+			return batchOut{}, errors.New("no delete marker")
+		}
+		b = runtime.NewBatch(ctx)
+		b.PutKey(kv, "k."+in.ID, note{Text: "late"}, 0)
+		err = b.Commit()
+		return batchOut{Conflict: runtime.IsConflict(err), Value: m.Header.Get(runtime.HeaderReason)}, nil
+	}
+	fn := func(name string, f func(context.Context, batchIn) (batchOut, error)) *runtime.Function {
+		return runtime.Func(runtime.FuncConfig{Name: name}, f)
+	}
+	return runtime.Service{
+		Name: "batcher", Version: "1.0.0",
+		Streams: []runtime.Stream{{Name: "NOTES", Subjects: []string{"notes.*.v1", "rec.>"}, MaxAge: 2 * time.Second}},
+		Buckets: []runtime.Bucket{{Name: "notes"}},
+		Functions: []*runtime.Function{
+			fn("put", put), fn("read", read), fn("update", update), fn("schedule", schedule), fn("cancel", cancel), fn("keys", keys),
+		},
+	}
+}
+
+func TestBatches(t *testing.T) {
+	srv := startNATS(t)
+	startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, batchService())
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	call := func(fn string, in batchIn) batchOut {
+		t.Helper()
+		out, err := runtime.Call[batchOut](ctxFor(t, 10*time.Second), nc, "batcher."+fn, in)
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		return out
+	}
+	stream, err := js.Stream(context.Background(), "NOTES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(subject string) uint64 {
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Subjects[subject]
+	}
+
+	t.Run("all or nothing", func(t *testing.T) {
+		if out := call("put", batchIn{ID: "a"}); out.Conflict {
+			t.Fatal("the first write conflicted")
+		}
+		// The record exists: the whole batch fails, its event included.
+		if out := call("put", batchIn{ID: "a"}); !out.Conflict {
+			t.Fatal("a second write of a new record did not conflict")
+		}
+		if n := count("notes.written.v1"); n != 1 {
+			t.Fatalf("%d events for one record", n)
+		}
+		call("update", batchIn{ID: "a"})
+		if out := call("read", batchIn{ID: "a"}); out.Value != "second" {
+			t.Fatalf("record %+v", out)
+		}
+		if n := count("rec.a"); n != 1 {
+			t.Fatalf("rec.a holds %d messages; an update replaces the value", n)
+		}
+	})
+
+	t.Run("records outlive the stream's max age", func(t *testing.T) {
+		eventually(t, 20*time.Second, "the event ages out", func() bool { return count("notes.written.v1") == 0 })
+		if out := call("read", batchIn{ID: "a"}); out.Value != "second" {
+			t.Fatalf("record after its events aged out: %+v", out)
+		}
+	})
+
+	t.Run("schedules fire unless purged", func(t *testing.T) {
+		call("schedule", batchIn{ID: "purged", Delay: 1})
+		call("cancel", batchIn{ID: "purged"})
+		call("schedule", batchIn{ID: "fired", Delay: 2})
+		// The server stores what a schedule produces in the stream (no core
+		// publish): consumers get it, as the saga's expire step does. The
+		// fired one is due after the purged one: when it is there, the
+		// purged one would be too.
+		eventually(t, 20*time.Second, "the schedule fires", func() bool { return count("notes.due.v1") >= 1 })
+		m, err := stream.GetLastMsgForSubject(context.Background(), "notes.due.v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Data) != `{"text":"fired"}` || m.Header.Get(runtime.HeaderCEType) != "notes.due.v1" || m.Header.Get("Nats-TTL") == "never" {
+			t.Fatalf("fired %s %v", m.Data, m.Header)
+		}
+		if n := count("notes.due.v1"); n != 1 {
+			t.Fatalf("%d due events; the purged schedule fired too", n)
+		}
+	})
+
+	t.Run("a deleted key's marker says why, blocks a late create, then goes", func(t *testing.T) {
+		out := call("keys", batchIn{ID: "k1", Delay: 1})
+		if !out.Conflict || out.Value != "settled" {
+			t.Fatalf("marker %+v", out)
+		}
+		kvStream, _ := js.Stream(context.Background(), "KV_notes")
+		eventually(t, 20*time.Second, "the marker expires", func() bool {
+			_, err := kvStream.GetLastMsgForSubject(context.Background(), "$KV.notes.k.k1")
+			return errors.Is(err, jetstream.ErrMsgNotFound)
+		})
+	})
+}
+
+// A schedule lives in its stream, not in a replica's timer: it fires after
+// the server restarted, and while no replica runs.
+func TestSchedulesSurviveAServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := embedded.Start(embedded.Config{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.Addr().(*net.TCPAddr).Port
+	r := startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, batchService())
+	nc := connectClient(t, srv)
+	if _, err := runtime.Call[batchOut](ctxFor(t, 10*time.Second), nc, "batcher.schedule", batchIn{ID: "restart", Delay: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.shutdown(t); err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	srv, err = embedded.Start(embedded.Config{StoreDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	js := jsFor(t, connectClient(t, srv))
+	eventually(t, 20*time.Second, "the schedule fires after the restart, with no replica running", func() bool {
+		s, err := js.Stream(context.Background(), "NOTES")
+		if err != nil {
+			return false
+		}
+		_, err = s.GetLastMsgForSubject(context.Background(), "notes.due.v1")
+		return err == nil
+	})
+}
