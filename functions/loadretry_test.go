@@ -63,6 +63,11 @@ func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Accepted) != orders || rep.Retried != orders || rep.Unknown != 0 || rep.Codes[http.StatusAccepted] != orders {
+		for _, l := range s.logs.JSONLines() {
+			if l["level"] == "error" {
+				t.Log(l)
+			}
+		}
 		t.Fatalf("accepted %d, retried %d, unknown %d, codes %v; want all %d accepted after one retry each",
 			len(rep.Accepted), rep.Retried, rep.Unknown, rep.Codes, orders)
 	}

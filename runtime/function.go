@@ -49,7 +49,7 @@ type (
 		// to, for `natsfn nats-config`.
 		Calls []string
 		// Writes declares the subjects the function writes records and
-		// schedules to with a Batch (e.g. "order.>"), for `natsfn
+		// schedules to (Put, Schedule; e.g. "order.>"), for `natsfn
 		// nats-config`: it may publish there, read records back and purge
 		// schedules in the stream that keeps them.
 		Writes []string

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Record reads the record kept on subject of stream (written by Batch.Put):
+// Record reads the record kept on subject of stream (written by Put):
 // its value and its sequence, to compare and set on. A subject that holds
 // nothing returns ErrKeyNotFound. Declared streams serve such reads from
 // their leader; while a replicated stream elects one, the read asks again

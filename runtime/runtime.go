@@ -201,20 +201,19 @@ func (rt *Runtime) declare(ctx context.Context) error {
 					continue
 				}
 				declared[st.Name] = true
-				// Atomic batches, message schedules, per-message TTLs and
-				// roll-ups cost nothing unused and let a service keep its
-				// records beside its events (see Batch).
+				// Message schedules, per-message TTLs and roll-ups cost
+				// nothing unused and let a service keep its records beside its
+				// events (see Put, Schedule).
 				cfg := jetstream.StreamConfig{
-					Name:               st.Name,
-					Subjects:           st.Subjects,
-					Storage:            jetstream.FileStorage,
-					Replicas:           ev.Replicas,
-					MaxAge:             cmp.Or(st.MaxAge, ev.MaxAge),
-					Duplicates:         ev.Duplicates,
-					AllowAtomicPublish: true,
-					AllowMsgSchedules:  true,
-					AllowMsgTTL:        true,
-					AllowRollup:        true,
+					Name:              st.Name,
+					Subjects:          st.Subjects,
+					Storage:           jetstream.FileStorage,
+					Replicas:          ev.Replicas,
+					MaxAge:            cmp.Or(st.MaxAge, ev.MaxAge),
+					Duplicates:        ev.Duplicates,
+					AllowMsgSchedules: true,
+					AllowMsgTTL:       true,
+					AllowRollup:       true,
 				}
 				if err := rt.declareStream(ctx, "stream "+st.Name, cfg); err != nil {
 					return err
@@ -266,7 +265,7 @@ func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream
 func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := rt.await(ctx, step, func(actx context.Context) error {
-		if _, err := rt.js.CreateOrUpdateStream(actx, leaderReadStream(cfg)); err != nil {
+		if _, err := rt.js.CreateOrUpdateStream(actx, leaderReadStream(cfg, rt.cfg.Events.Duplicates)); err != nil {
 			return err
 		}
 		var err error
@@ -277,9 +276,10 @@ func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream
 }
 
 // leaderReadStream is the stream nats.go makes for a bucket (see
-// jetstream.prepareKeyValueConfig), with direct gets off.
-func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
-	dupes := 2 * time.Minute
+// jetstream.prepareKeyValueConfig), with direct gets off and the runtime's
+// duplicates window (nats.go's is 2 minutes): a key written with a message
+// id (PutKey) is written once per window.
+func leaderReadStream(cfg jetstream.KeyValueConfig, dupes time.Duration) jetstream.StreamConfig {
 	if cfg.TTL > 0 && cfg.TTL < dupes {
 		dupes = cfg.TTL
 	}
@@ -300,9 +300,7 @@ func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
 		Duplicates:        dupes,
 		Discard:           jetstream.DiscardNew,
 		AllowDirect:       false,
-		// Keys written in atomic batches, delete markers that expire.
-		AllowAtomicPublish: true,
-		AllowMsgTTL:        true,
+		AllowMsgTTL:       true, // delete markers that expire (DeleteKey)
 	}
 }
 

@@ -5,15 +5,23 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
-// reserve holds every item of a new order, or none, and says which. The
-// holds and the products' new stock are one atomic batch, each key compared
-// and set: a redelivery finds the holds there (and says "reserved" again),
-// a crash leaves all or nothing, and a racing reservation of the same
-// product makes one of them read again.
+// reserve holds every item of a new order, or none, and says which.
+//
+// Stock is taken first, product by product, each write compared and set on
+// the product's revision and carrying a message id ("take|order|product"),
+// so a redelivery that finds no holds yet takes nothing twice (the stream
+// drops the repeat within its duplicates window, longer than an order can
+// stay pending; reserve refuses an order past its deadline). Then the
+// order's holds are written: once they exist, the reservation is decided.
+// If stock runs out for a later item, the order is marked rejected first
+// (so a redelivery knows), then what was taken is given back, again with
+// message ids.
 func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
 	if in.ExpiresAt != nil && time.Now().After(*in.ExpiresAt) {
 		// Past its deadline the order is cancelled, or about to be: stock
@@ -26,83 +34,116 @@ func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (s
 		return struct{}{}, err
 	}
 	items := merged(in.Items)
-	productKeys := make([]string, len(items))
-	for i, it := range items {
-		productKeys[i] = productKey(it.ProductID)
-	}
-	unlock, err := runtime.LockKeys(ctx, kv, productKeys...)
+	unlock, err := lockProducts(ctx, kv, items)
 	if err != nil {
 		return struct{}{}, err
 	}
 	defer unlock()
-	for {
-		done, err := inv.decided(ctx, in, items)
-		if done || err != nil {
-			return struct{}{}, err
-		}
-		b := runtime.NewBatch(ctx)
-		var total int64
-		var rejected *schemas.StockRejectedV1
-		for _, it := range items {
-			s, err := readKey(ctx, kv, productKey(it.ProductID))
-			if err != nil {
-				return struct{}{}, err
-			}
-			if !s.live() {
-				rejected = &schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: it.ProductID, Reason: "unknown product " + it.ProductID}
-				break
-			}
-			p, err := decode[product](s, productKey(it.ProductID))
-			if err != nil {
-				return struct{}{}, err
-			}
-			qty := int64(it.Quantity)
-			if p.Available < qty {
-				rejected = &schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: it.ProductID,
-					Reason: fmt.Sprintf("insufficient stock for %s: requested %d, available %d", it.ProductID, qty, p.Available)}
-				break
-			}
-			p.Available -= qty
-			b.PutKey(kv, holdKey(it.ProductID, in.OrderID), hold{Quantity: qty, PriceCents: p.PriceCents}, 0)
-			b.PutKey(kv, productKey(it.ProductID), p, s.rev)
-			total += qty * p.PriceCents
-		}
-		if rejected != nil {
-			// Nothing is held. The markers say so to a later delivery, which
-			// must not find the way clear once stock is back.
-			b = runtime.NewBatch(ctx)
-			for _, it := range items {
-				b.DeleteKey(kv, holdKey(it.ProductID, in.OrderID), 0, inv.cfg.KeepSettled, settledRejected)
-			}
-		}
-		err = b.Commit()
-		if runtime.IsConflict(err) {
-			continue // stock moved, or another delivery decided first: read again
-		}
+	if done, err := inv.decided(ctx, kv, in, items); done || err != nil {
+		return struct{}{}, err
+	}
+	// Check everything first: a rejection then changes no stock.
+	for _, it := range items {
+		p, _, err := readProduct(ctx, kv, it.ProductID)
 		if err != nil {
 			return struct{}{}, err
 		}
-		if rejected != nil {
-			return struct{}{}, announceRejected(ctx, *rejected)
+		if reason := shortage(p, it); reason != "" {
+			return struct{}{}, inv.reject(ctx, kv, in, items, nil, it.ProductID, reason)
 		}
-		return struct{}{}, announceReserved(ctx, in, total)
-	}
-}
-
-// decided looks at the order's holds: if an earlier delivery decided, it
-// says so again and reports done.
-func (inv *inventory) decided(ctx context.Context, in schemas.OrderCreatedV1, items []schemas.OrderItem) (bool, error) {
-	kv, err := runtime.KV(ctx, Bucket)
-	if err != nil {
-		return false, err
 	}
 	var total int64
-	live, settled := 0, map[string]int{}
+	var taken []schemas.OrderItem
+	prices := map[string]int64{}
 	for _, it := range items {
+		for {
+			p, rev, err := readProduct(ctx, kv, it.ProductID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if reason := shortage(p, it); reason != "" {
+				// Another replica took the stock since the check.
+				return struct{}{}, inv.reject(ctx, kv, in, items, taken, it.ProductID, reason)
+			}
+			p.Available -= int64(it.Quantity)
+			_, _, err = runtime.PutKey(ctx, kv, productKey(it.ProductID), p, rev, "take|"+in.OrderID+"|"+it.ProductID)
+			if runtime.IsConflict(err) {
+				continue
+			}
+			if err != nil {
+				return struct{}{}, err
+			}
+			prices[it.ProductID] = p.PriceCents
+			total += int64(it.Quantity) * p.PriceCents
+			break
+		}
+		taken = append(taken, it)
+	}
+	if err := inv.writeHolds(ctx, kv, in.OrderID, items, prices); err != nil {
+		return struct{}{}, err
+	}
+	return struct{}{}, announceReserved(ctx, in, total)
+}
+
+// writeHolds records the order's holds, the stock being taken already. A
+// hold that is there already was written by another delivery; one marked
+// void means the order was cancelled at its deadline while this delivery
+// was taking stock: what it took for that item goes back.
+func (inv *inventory) writeHolds(ctx context.Context, kv jetstream.KeyValue, orderID string, items []schemas.OrderItem, prices map[string]int64) error {
+	for _, it := range items {
+		key := holdKey(it.ProductID, orderID)
+		_, _, err := runtime.PutKey(ctx, kv, key, hold{Quantity: int64(it.Quantity), PriceCents: prices[it.ProductID]}, 0, "")
+		if !runtime.IsConflict(err) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		s, err := readKey(ctx, kv, key)
+		if err != nil {
+			return err
+		}
+		if s.settled == settledVoid {
+			if err := giveBack(ctx, kv, orderID, it, "untake"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reject marks every item of the order rejected, then gives back what was
+// taken. A redelivery that finds the marks finishes the giving back.
+func (inv *inventory) reject(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, items, taken []schemas.OrderItem, productID, reason string) error {
+	for _, it := range items {
+		if err := runtime.DeleteKey(ctx, kv, holdKey(it.ProductID, in.OrderID), 0, inv.cfg.KeepSettled, settledRejected); err != nil && !runtime.IsConflict(err) {
+			return err
+		}
+	}
+	for _, it := range taken {
+		if err := giveBack(ctx, kv, in.OrderID, it, "untake"); err != nil {
+			return err
+		}
+	}
+	return announceRejected(ctx, schemas.StockRejectedV1{OrderID: in.OrderID, ProductID: productID, Reason: reason})
+}
+
+// decided looks at the order's holds: if an earlier delivery (or the
+// order's cancellation) decided, it finishes what may be unfinished and says
+// the outcome again. Stock this order may have taken where no hold says so
+// (an item marked rejected, or void: cancelled before any hold) is
+// neutralized: the take is repeated (dropped if it was made, made if not)
+// and given back once.
+func (inv *inventory) decided(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, items []schemas.OrderItem) (bool, error) {
+	var total int64
+	live, settled := 0, map[string]int{}
+	states := make([]keyState, len(items))
+	for i, it := range items {
 		s, err := readKey(ctx, kv, holdKey(it.ProductID, in.OrderID))
 		if err != nil {
 			return false, err
 		}
+		states[i] = s
 		switch {
 		case s.live():
 			h, err := decode[hold](s, holdKey(it.ProductID, in.OrderID))
@@ -115,19 +156,107 @@ func (inv *inventory) decided(ctx context.Context, in schemas.OrderCreatedV1, it
 			settled[s.settled]++
 		}
 	}
-	switch {
-	case settled[settledReleased] > 0 || settled[settledCommitted] > 0:
-		return true, nil // the order is settled: nothing left to say
-	case settled[settledRejected] > 0:
-		return true, announceRejected(ctx, schemas.StockRejectedV1{OrderID: in.OrderID, Reason: "rejected before"})
-	case live == len(items):
+	if live == len(items) {
 		return true, announceReserved(ctx, in, total)
-	case live > 0:
-		// Holds are written all at once; some without the others are not
-		// this version's doing.
-		return true, runtime.Invalid(fmt.Sprintf("order %s holds %d of its %d products: inconsistent holds", in.OrderID, live, len(items)))
+	}
+	if len(settled) > 0 {
+		for i, it := range items {
+			if st := states[i].settled; st == settledRejected || st == settledVoid || (st == "" && !states[i].live()) {
+				if err := retake(ctx, kv, in.OrderID, it); err != nil {
+					return true, err
+				}
+				if err := giveBack(ctx, kv, in.OrderID, it, "untake"); err != nil {
+					return true, err
+				}
+			}
+		}
+		if settled[settledRejected] > 0 {
+			return true, inv.reject(ctx, kv, in, items, nil, "", "rejected before")
+		}
+		return true, nil // cancelled, or settled: nothing left to say
+	}
+	if live > 0 {
+		// Stock was taken for every item before the first hold was written:
+		// the holds missing are written now (a repeated take is dropped).
+		prices := map[string]int64{}
+		for _, it := range items {
+			if err := retake(ctx, kv, in.OrderID, it); err != nil {
+				return true, err
+			}
+			p, _, err := readProduct(ctx, kv, it.ProductID)
+			if err != nil || p == nil {
+				return true, err
+			}
+			prices[it.ProductID] = p.PriceCents
+			total += int64(it.Quantity) * p.PriceCents
+		}
+		if err := inv.writeHolds(ctx, kv, in.OrderID, items, prices); err != nil {
+			return true, err
+		}
+		return true, announceReserved(ctx, in, total)
 	}
 	return false, nil
+}
+
+// retake repeats an item's take: dropped as a repeat if it was taken, taken
+// now if not.
+func retake(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
+	for {
+		p, rev, err := readProduct(ctx, kv, it.ProductID)
+		if err != nil {
+			return err
+		}
+		p.Available -= int64(it.Quantity)
+		_, _, err = runtime.PutKey(ctx, kv, productKey(it.ProductID), p, rev, "take|"+orderID+"|"+it.ProductID)
+		if !runtime.IsConflict(err) {
+			return err
+		}
+	}
+}
+
+// giveBack returns an item's stock once per (why, order, product).
+func giveBack(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, why string) error {
+	for {
+		p, rev, err := readProduct(ctx, kv, it.ProductID)
+		if err != nil {
+			return err
+		}
+		p.Available += int64(it.Quantity)
+		_, _, err = runtime.PutKey(ctx, kv, productKey(it.ProductID), p, rev, why+"|"+orderID+"|"+it.ProductID)
+		if !runtime.IsConflict(err) {
+			return err
+		}
+	}
+}
+
+func shortage(p *product, it schemas.OrderItem) string {
+	switch {
+	case p == nil:
+		return "unknown product " + it.ProductID
+	case p.Available < int64(it.Quantity):
+		return fmt.Sprintf("insufficient stock for %s: requested %d, available %d", it.ProductID, it.Quantity, p.Available)
+	}
+	return ""
+}
+
+// readProduct reads a product and its revision; nil if there is none.
+func readProduct(ctx context.Context, kv jetstream.KeyValue, id string) (*product, uint64, error) {
+	s, err := readKey(ctx, kv, productKey(id))
+	if err != nil || !s.live() {
+		return nil, 0, err
+	}
+	p, err := decode[product](s, productKey(id))
+	return &p, s.rev, err
+}
+
+// lockProducts lets one step at a time in this process change these
+// products: a compare-and-set lost to a neighbour costs a read and a write.
+func lockProducts(ctx context.Context, kv jetstream.KeyValue, items []schemas.OrderItem) (func(), error) {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = productKey(it.ProductID)
+	}
+	return runtime.LockKeys(ctx, kv, keys...)
 }
 
 func announceReserved(ctx context.Context, in schemas.OrderCreatedV1, total int64) error {

@@ -16,8 +16,8 @@ func (inv *inventory) commit(ctx context.Context, in schemas.OrderConfirmedV1) (
 }
 
 // release gives a cancelled order's held stock back. An item it never held
-// gets a marker instead, so a reservation delivered late cannot hold stock
-// for a cancelled order.
+// gets a marker instead, so a reservation still under way finds the order
+// cancelled and gives back what it takes.
 func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
 	if err := inv.settle(ctx, in.OrderID, in.Items, settledReleased); err != nil {
 		return struct{}{}, err
@@ -25,7 +25,9 @@ func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) 
 	return struct{}{}, runtime.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, runtime.WithEventID(in.OrderID))
 }
 
-// settle ends an order's holds in one atomic batch.
+// settle ends an order's holds, item by item: for a release, the stock goes
+// back first (with a message id: a redelivery after a crash between the two
+// writes gives nothing back twice), then the hold is deleted.
 func (inv *inventory) settle(ctx context.Context, orderID string, items []schemas.OrderItem, how string) error {
 	if len(items) == 0 {
 		return runtime.Invalid(fmt.Sprintf("order %s: the event names no items (published by an older natsfn)", orderID))
@@ -35,60 +37,49 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 		return err
 	}
 	items = merged(items)
-	var productKeys []string
 	if how == settledReleased {
-		for _, it := range items {
-			productKeys = append(productKeys, productKey(it.ProductID))
+		unlock, err := lockProducts(ctx, kv, items)
+		if err != nil {
+			return err
 		}
+		defer unlock()
 	}
-	unlock, err := runtime.LockKeys(ctx, kv, productKeys...)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	for {
-		b := runtime.NewBatch(ctx)
-		for _, it := range items {
-			key := holdKey(it.ProductID, orderID)
+	for _, it := range items {
+		key := holdKey(it.ProductID, orderID)
+		for {
 			s, err := readKey(ctx, kv, key)
 			if err != nil {
 				return err
 			}
-			switch {
-			case s.settled != "":
-				continue // done before
-			case !s.live():
-				if how == settledReleased {
-					b.DeleteKey(kv, key, 0, inv.cfg.KeepSettled, settledReleased)
+			if s.settled != "" {
+				break // done before
+			}
+			if !s.live() {
+				if how != settledReleased {
+					break // never held: nothing to commit
 				}
-				continue
+				err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
+			} else {
+				if how == settledReleased {
+					h, err := decode[hold](s, key)
+					if err != nil {
+						return err
+					}
+					if err := giveBack(ctx, kv, orderID, schemas.OrderItem{ProductID: it.ProductID, Quantity: int(h.Quantity)}, "release"); err != nil {
+						return err
+					}
+				}
+				err = runtime.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, how)
 			}
-			b.DeleteKey(kv, key, s.rev, inv.cfg.KeepSettled, how)
-			if how != settledReleased {
-				continue
+			if runtime.IsConflict(err) {
+				continue // a reservation wrote the hold meanwhile: read again
 			}
-			h, err := decode[hold](s, key)
 			if err != nil {
 				return err
 			}
-			ps, err := readKey(ctx, kv, productKey(it.ProductID))
-			if err != nil {
-				return err
-			}
-			p, err := decode[product](ps, productKey(it.ProductID))
-			if err != nil {
-				return err
-			}
-			p.Available += h.Quantity
-			b.PutKey(kv, productKey(it.ProductID), p, ps.rev)
+			break
 		}
-		err := b.Commit()
-		if runtime.IsConflict(err) {
-			continue
-		}
-		if err == nil {
-			runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", how).Msg("stock settled")
-		}
-		return err
 	}
+	runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", how).Msg("stock settled")
+	return nil
 }

@@ -33,7 +33,8 @@ type (
 // Why a hold's key was deleted, on its marker.
 const (
 	settledCommitted = "committed"
-	settledReleased  = "released"
+	settledReleased  = "released" // a live hold, its stock given back
+	settledVoid      = "void"     // cancelled with nothing held
 	settledRejected  = "rejected"
 )
 

@@ -22,13 +22,16 @@ import (
 // always names the same order, even when two requests race.
 var idempotencyNamespace = uuid.MustParse("6f1b8a0e-2c55-4c3e-9a57-0d9d3b1f7e21")
 
-// create accepts an order in one atomic batch: its record (compare-and-set
-// on "no record yet", which also settles an Idempotency-Key race), its
-// orders.created event and its deadline. With an Idempotency-Key the order
-// id is derived from the key and the record keeps a hash of the body: the
-// same key and body answer the same order, the same key with another body
-// is a 409. There is no idempotency record to keep or expire: the order's
-// own record is it.
+// create accepts an order: its deadline, then its record (compare-and-set
+// on "no record yet", which also settles an Idempotency-Key race), then
+// orders.created once the function returns. In that order, a crash at any
+// point leaves nothing stuck: a record without its announcement still has
+// its deadline, which cancels it; a deadline without a record finds
+// nothing to cancel. With an Idempotency-Key the order id is derived from
+// the key and the record keeps a hash of the body: the same key and body
+// answer the same order (and announce it again: the stream drops the
+// repeat), the same key with another body is a 409. There is no separate
+// idempotency record to keep or expire: the order's own record is it.
 func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (schemas.OrderAccepted, error) {
 	return func(ctx context.Context, in schemas.CreateOrder) (schemas.OrderAccepted, error) {
 		if in.PaymentToken == "" {
@@ -50,15 +53,11 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 			Token: in.PaymentToken, CorrelationID: runtime.CorrelationID(ctx), BodyHash: bodyHash,
 			ExpiresAt: now.Add(timeout),
 		}
-		b := runtime.NewBatch(ctx)
-		b.Put(recordSubject(orderID), rec, 0)
-		b.Emit(schemas.EventOrderCreated, schemas.OrderCreatedV1{
-			OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items, PaymentToken: in.PaymentToken, ExpiresAt: &rec.ExpiresAt,
-		}, runtime.WithEventID(orderID))
-		b.Schedule(deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired, schemas.OrderExpiredV1{OrderID: orderID},
-			runtime.WithEventID(orderID))
-		err := b.Commit()
-		if runtime.IsConflict(err) {
+		if err := runtime.Schedule(ctx, deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired,
+			schemas.OrderExpiredV1{OrderID: orderID}, runtime.WithEventID(orderID)); err != nil {
+			return schemas.OrderAccepted{}, err
+		}
+		if _, err := runtime.Put(ctx, recordSubject(orderID), rec, 0); runtime.IsConflict(err) {
 			// The order exists: a replay of its key, or the same key again
 			// with another body.
 			prev, _, err := runtime.Record[record](ctx, Stream, recordSubject(orderID))
@@ -68,13 +67,18 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 			if prev.BodyHash != bodyHash {
 				return schemas.OrderAccepted{}, runtime.Conflict("Idempotency-Key %q was already used with a different body", runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey))
 			}
-			return schemas.OrderAccepted{OrderID: orderID, Status: prev.Status}, nil
-		}
-		if err != nil {
+			rec = prev
+		} else if err != nil {
 			return schemas.OrderAccepted{}, err
 		}
-		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", in.CustomerID).Int("items", len(in.Items)).Msg("order accepted")
-		return schemas.OrderAccepted{OrderID: orderID, Status: schemas.StatusPending}, nil
+		var err error
+		if rec.Status == schemas.StatusPending {
+			err = runtime.Emit(ctx, schemas.EventOrderCreated, schemas.OrderCreatedV1{
+				OrderID: orderID, CustomerID: rec.CustomerID, Items: rec.Items, PaymentToken: rec.Token, ExpiresAt: &rec.ExpiresAt,
+			}, runtime.WithEventID(orderID))
+		}
+		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
+		return schemas.OrderAccepted{OrderID: orderID, Status: rec.Status}, err
 	}
 }
 

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
@@ -22,29 +23,30 @@ func unpaid(ctx context.Context, in schemas.PaymentFailedV1) (struct{}, error) {
 }
 
 // expire cancels an order still pending when its deadline fires: a step
-// crashed for good, or its event went to the dead-letter stream.
+// crashed for good, or its event went to the dead-letter stream. A deadline
+// whose order was never stored (its create failed halfway) has nothing to
+// do.
 func expire(ctx context.Context, in schemas.OrderExpiredV1) (struct{}, error) {
-	won, _, err := transition(ctx, in.OrderID, schemas.StatusCancelled, "timed out: still pending at its deadline", nil)
-	if won {
-		// The deadline carries the order's correlation id: this line is
-		// found with the order's others.
-		runtime.Logger(ctx).Warn().Str("order_id", in.OrderID).Msg("pending order expired; cancelled")
+	err := settle(ctx, in.OrderID, schemas.StatusCancelled, "timed out: still pending at its deadline", nil)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return struct{}{}, nil
 	}
 	return struct{}{}, err
 }
 
+// settle moves the order to status and announces whatever it ended as:
+// also on a redelivery, or when the other outcome won, so a lost
+// announcement is made good (the stream drops repeats).
 func settle(ctx context.Context, orderID, status, reason string, also func(*record)) error {
 	won, rec, err := transition(ctx, orderID, status, reason, also)
+	if errors.Is(err, runtime.ErrKeyNotFound) {
+		return runtime.NotFound("no order %s", orderID)
+	}
 	if err != nil {
 		return err
 	}
 	if won {
 		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("status", status).Str("reason", reason).Msg("order settled")
-		return nil
 	}
-	// Settled before (a redelivery, or the other outcome won): announce what
-	// it ended as again, so a lost announcement is made good; the stream
-	// drops repeats.
-	announce(func(t string, p any, o ...runtime.EmitOption) { err = runtime.Emit(ctx, t, p, o...) }, rec)
-	return err
+	return announce(ctx, rec)
 }

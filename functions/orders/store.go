@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -19,16 +18,14 @@ type record struct {
 }
 
 // transition moves a pending order to a terminal status, applying also in
-// the same write, and announces it in the same batch. Exactly one
-// transition wins (compare-and-set on the record's sequence); the others
-// find the order settled and change nothing. It reports whether this call
-// settled it, and the order as stored.
+// the same write. Exactly one transition wins (compare-and-set on the
+// record's sequence); the others find the order settled and change nothing.
+// It reports whether this call settled it, and the order as stored. The
+// caller announces the outcome; if it crashes first, the redelivery finds
+// the order settled and announces it then.
 func transition(ctx context.Context, orderID, status, reason string, also func(*record)) (bool, record, error) {
 	for {
 		rec, seq, err := runtime.Record[record](ctx, Stream, recordSubject(orderID))
-		if errors.Is(err, runtime.ErrKeyNotFound) {
-			return false, rec, runtime.NotFound("no order %s", orderID)
-		}
 		if err != nil {
 			return false, rec, err
 		}
@@ -39,10 +36,7 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 		if also != nil {
 			also(&rec)
 		}
-		b := runtime.NewBatch(ctx)
-		b.Put(recordSubject(orderID), rec, seq)
-		announce(b.Emit, rec)
-		err = b.Commit()
+		_, err = runtime.Put(ctx, recordSubject(orderID), rec, seq)
 		if runtime.IsConflict(err) {
 			continue // settled or changed meanwhile: read again
 		}
@@ -58,14 +52,15 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 	}
 }
 
-// announce emits an order's terminal state with emit. The event id is the
-// order id, so however often it is announced, the stream keeps one.
-func announce(emit func(string, any, ...runtime.EmitOption), rec record) {
+// announce emits an order's terminal state. The event id is the order id,
+// so however often it is announced, the stream keeps one.
+func announce(ctx context.Context, rec record) error {
 	id := runtime.WithEventID(rec.OrderID)
 	switch rec.Status {
 	case schemas.StatusConfirmed:
-		emit(schemas.EventOrderConfirmed, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items}, id)
+		return runtime.Emit(ctx, schemas.EventOrderConfirmed, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items}, id)
 	case schemas.StatusCancelled:
-		emit(schemas.EventOrderCancelled, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items}, id)
+		return runtime.Emit(ctx, schemas.EventOrderCancelled, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items}, id)
 	}
+	return nil
 }

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -14,11 +15,11 @@ import (
 )
 
 type (
-	batchIn struct {
+	writeIn struct {
 		ID    string `json:"id" jsonschema:"pattern=^[a-z0-9-]+$"`
 		Delay int    `json:"delay_s,omitempty"`
 	}
-	batchOut struct {
+	writeOut struct {
 		Conflict bool   `json:"conflict"`
 		Value    string `json:"value,omitempty"`
 		Seq      uint64 `json:"seq,omitempty"`
@@ -28,67 +29,78 @@ type (
 	}
 )
 
-// batchService writes records, events, schedules and keys with batches, as
-// the saga's steps do.
-func batchService() runtime.Service {
-	put := func(ctx context.Context, in batchIn) (batchOut, error) {
-		b := runtime.NewBatch(ctx)
-		b.Put("rec."+in.ID, note{Text: "first"}, 0)
-		b.Emit("notes.written.v1", note{Text: in.ID}, runtime.WithEventID(in.ID))
-		err := b.Commit()
+// writeService writes records, events, schedules and keys as the saga's
+// steps do.
+func writeService() runtime.Service {
+	put := func(ctx context.Context, in writeIn) (writeOut, error) {
+		_, err := runtime.Put(ctx, "rec."+in.ID, note{Text: "first"}, 0)
 		if runtime.IsConflict(err) {
-			return batchOut{Conflict: true}, nil
+			return writeOut{Conflict: true}, nil
 		}
-		return batchOut{}, err
+		if err != nil {
+			return writeOut{}, err
+		}
+		return writeOut{}, runtime.Emit(ctx, "notes.written.v1", note{Text: in.ID}, runtime.WithEventID(in.ID))
 	}
-	read := func(ctx context.Context, in batchIn) (batchOut, error) {
+	read := func(ctx context.Context, in writeIn) (writeOut, error) {
 		v, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
 		if errors.Is(err, runtime.ErrKeyNotFound) {
-			return batchOut{}, runtime.NotFound("no record %s", in.ID)
+			return writeOut{}, runtime.NotFound("no record %s", in.ID)
 		}
-		return batchOut{Value: v.Text, Seq: seq}, err
+		return writeOut{Value: v.Text, Seq: seq}, err
 	}
-	update := func(ctx context.Context, in batchIn) (batchOut, error) {
+	update := func(ctx context.Context, in writeIn) (writeOut, error) {
 		_, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
 		if err != nil {
-			return batchOut{}, err
+			return writeOut{}, err
 		}
-		b := runtime.NewBatch(ctx)
-		b.Put("rec."+in.ID, note{Text: "second"}, seq)
-		return batchOut{}, b.Commit()
+		_, err = runtime.Put(ctx, "rec."+in.ID, note{Text: "second"}, seq)
+		return writeOut{}, err
 	}
-	schedule := func(ctx context.Context, in batchIn) (batchOut, error) {
-		b := runtime.NewBatch(ctx)
-		b.Schedule("rec."+in.ID+".due", time.Now().Add(time.Duration(in.Delay)*time.Second), "notes.due.v1", note{Text: in.ID})
-		return batchOut{}, b.Commit()
+	schedule := func(ctx context.Context, in writeIn) (writeOut, error) {
+		at := time.Now().Add(time.Duration(in.Delay) * time.Second)
+		// Twice, as a redelivery would: the second is a no-op.
+		for range 2 {
+			if err := runtime.Schedule(ctx, "rec."+in.ID+".due", at, "notes.due.v1", note{Text: in.ID}, runtime.WithEventID(in.ID)); err != nil {
+				return writeOut{}, err
+			}
+		}
+		return writeOut{}, nil
 	}
-	cancel := func(ctx context.Context, in batchIn) (batchOut, error) {
-		return batchOut{}, runtime.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
+	cancel := func(ctx context.Context, in writeIn) (writeOut, error) {
+		return writeOut{}, runtime.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
 	}
-	keys := func(ctx context.Context, in batchIn) (batchOut, error) {
+	keys := func(ctx context.Context, in writeIn) (writeOut, error) {
 		kv, err := runtime.KV(ctx, "notes")
 		if err != nil {
-			return batchOut{}, err
+			return writeOut{}, err
 		}
-		b := runtime.NewBatch(ctx)
-		b.DeleteKey(kv, "k."+in.ID, 0, time.Duration(in.Delay)*time.Second, "settled")
-		if err := b.Commit(); err != nil {
-			return batchOut{}, err
+		rev, _, err := runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, 0, "put|"+in.ID)
+		if err != nil {
+			return writeOut{}, err
+		}
+		// A redelivery repeats the write after reading the key again (the
+		// compare-and-set comes first: with the old revision it would
+		// conflict): it succeeds and changes nothing.
+		again, repeated, err := runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, rev, "put|"+in.ID)
+		if err != nil || !repeated || again != rev {
+			return writeOut{}, fmt.Errorf("repeated put: rev %d/%d repeated %v: %v", rev, again, repeated, err)
+		}
+		if err := runtime.DeleteKey(ctx, kv, "k."+in.ID, rev, time.Duration(in.Delay)*time.Second, "settled"); err != nil {
+			return writeOut{}, err
 		}
 		m, err := runtime.KeyMsg(ctx, kv, "k."+in.ID)
 		if err != nil || !runtime.Deleted(m) {
-			return batchOut{}, errors.New("no delete marker")
+			return writeOut{}, errors.New("no delete marker")
 		}
-		b = runtime.NewBatch(ctx)
-		b.PutKey(kv, "k."+in.ID, note{Text: "late"}, 0)
-		err = b.Commit()
-		return batchOut{Conflict: runtime.IsConflict(err), Value: m.Header.Get(runtime.HeaderReason)}, nil
+		_, _, err = runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "late"}, 0, "")
+		return writeOut{Conflict: runtime.IsConflict(err), Value: m.Header.Get(runtime.HeaderReason)}, nil
 	}
-	fn := func(name string, f func(context.Context, batchIn) (batchOut, error)) *runtime.Function {
+	fn := func(name string, f func(context.Context, writeIn) (writeOut, error)) *runtime.Function {
 		return runtime.Func(runtime.FuncConfig{Name: name}, f)
 	}
 	return runtime.Service{
-		Name: "batcher", Version: "1.0.0",
+		Name: "writer", Version: "1.0.0",
 		Streams: []runtime.Stream{{Name: "NOTES", Subjects: []string{"notes.*.v1", "rec.>"}, MaxAge: 2 * time.Second}},
 		Buckets: []runtime.Bucket{{Name: "notes"}},
 		Functions: []*runtime.Function{
@@ -97,14 +109,14 @@ func batchService() runtime.Service {
 	}
 }
 
-func TestBatches(t *testing.T) {
+func TestWrites(t *testing.T) {
 	srv := startNATS(t)
-	startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, batchService())
+	startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, writeService())
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
-	call := func(fn string, in batchIn) batchOut {
+	call := func(fn string, in writeIn) writeOut {
 		t.Helper()
-		out, err := runtime.Call[batchOut](ctxFor(t, 10*time.Second), nc, "batcher."+fn, in)
+		out, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer."+fn, in)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
 		}
@@ -122,19 +134,19 @@ func TestBatches(t *testing.T) {
 		return info.State.Subjects[subject]
 	}
 
-	t.Run("all or nothing", func(t *testing.T) {
-		if out := call("put", batchIn{ID: "a"}); out.Conflict {
+	t.Run("a record is created once and updated by compare-and-set", func(t *testing.T) {
+		if out := call("put", writeIn{ID: "a"}); out.Conflict {
 			t.Fatal("the first write conflicted")
 		}
-		// The record exists: the whole batch fails, its event included.
-		if out := call("put", batchIn{ID: "a"}); !out.Conflict {
+		// The record exists: the second create loses, and announces nothing.
+		if out := call("put", writeIn{ID: "a"}); !out.Conflict {
 			t.Fatal("a second write of a new record did not conflict")
 		}
 		if n := count("notes.written.v1"); n != 1 {
 			t.Fatalf("%d events for one record", n)
 		}
-		call("update", batchIn{ID: "a"})
-		if out := call("read", batchIn{ID: "a"}); out.Value != "second" {
+		call("update", writeIn{ID: "a"})
+		if out := call("read", writeIn{ID: "a"}); out.Value != "second" {
 			t.Fatalf("record %+v", out)
 		}
 		if n := count("rec.a"); n != 1 {
@@ -144,15 +156,15 @@ func TestBatches(t *testing.T) {
 
 	t.Run("records outlive the stream's max age", func(t *testing.T) {
 		eventually(t, 20*time.Second, "the event ages out", func() bool { return count("notes.written.v1") == 0 })
-		if out := call("read", batchIn{ID: "a"}); out.Value != "second" {
+		if out := call("read", writeIn{ID: "a"}); out.Value != "second" {
 			t.Fatalf("record after its events aged out: %+v", out)
 		}
 	})
 
 	t.Run("schedules fire unless purged", func(t *testing.T) {
-		call("schedule", batchIn{ID: "purged", Delay: 1})
-		call("cancel", batchIn{ID: "purged"})
-		call("schedule", batchIn{ID: "fired", Delay: 2})
+		call("schedule", writeIn{ID: "purged", Delay: 1})
+		call("cancel", writeIn{ID: "purged"})
+		call("schedule", writeIn{ID: "fired", Delay: 2})
 		// The server stores what a schedule produces in the stream (no core
 		// publish): consumers get it, as the saga's expire step does. The
 		// fired one is due after the purged one: when it is there, the
@@ -171,7 +183,7 @@ func TestBatches(t *testing.T) {
 	})
 
 	t.Run("a deleted key's marker says why, blocks a late create, then goes", func(t *testing.T) {
-		out := call("keys", batchIn{ID: "k1", Delay: 1})
+		out := call("keys", writeIn{ID: "k1", Delay: 1})
 		if !out.Conflict || out.Value != "settled" {
 			t.Fatalf("marker %+v", out)
 		}
@@ -192,9 +204,9 @@ func TestSchedulesSurviveAServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := srv.Addr().(*net.TCPAddr).Port
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, batchService())
+	r := startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, writeService())
 	nc := connectClient(t, srv)
-	if _, err := runtime.Call[batchOut](ctxFor(t, 10*time.Second), nc, "batcher.schedule", batchIn{ID: "restart", Delay: 3}); err != nil {
+	if _, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.schedule", writeIn{ID: "restart", Delay: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.shutdown(t); err != nil {
