@@ -14,42 +14,57 @@ import (
 )
 
 // BenchmarkGatewayAccept: accepting an order through the HTTP gateway vs
-// sending the same request straight over NATS (what `nats bench service
-// request` measures), 16 clients each. Both create a real order; only the
-// orders service runs, so the rest of the saga does not compete for the CPU.
+// sending the same request straight over NATS (bare), and vs raw NATS
+// request/reply to a trivial responder on the same server (raw, what `nats
+// bench service` measures: the ceiling of any request over NATS here), 16
+// clients each. bare and runtime create a real order; only the orders
+// service runs, so the rest of the saga does not compete for the CPU.
 func BenchmarkGatewayAccept(b *testing.B) {
 	s := startSystem(b, "orders")
+	b.Run("raw", func(b *testing.B) {
+		svc, err := micro.AddService(s.nc, micro.Config{Name: "echo", Version: "1.0.0",
+			Endpoint: &micro.EndpointConfig{Subject: "bench.echo", Handler: micro.HandlerFunc(func(r micro.Request) {
+				_ = r.Respond(r.Data())
+			})}})
+		must(b, err)
+		defer func() { _ = svc.Stop() }()
+		requests(b, s, "bench.echo")
+	})
 	b.Run("bare", func(b *testing.B) {
-		conns := make([]*nats.Conn, 4)
-		for i := range conns {
-			nc, err := nats.Connect(s.srv.ClientURL())
-			must(b, err)
-			defer nc.Close()
-			conns[i] = nc
-		}
-		var next atomic.Int64
-		b.ResetTimer()
-		var wg sync.WaitGroup
-		var done atomic.Int64
-		for c := range clients {
-			wg.Go(func() {
-				nc := conns[c%len(conns)]
-				for next.Add(1) <= int64(b.N) {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					reply, err := nc.RequestWithContext(ctx, schemas.SubjectCreateOrder, orderBody)
-					cancel()
-					if err != nil || reply.Header.Get(micro.ErrorCodeHeader) != "" {
-						b.Errorf("create: %v %v", err, reply)
-						return
-					}
-					done.Add(1)
-				}
-			})
-		}
-		wg.Wait()
+		requests(b, s, schemas.SubjectCreateOrder)
 	})
 	b.Run("runtime", func(b *testing.B) {
 		b.ResetTimer()
 		postOrders(b, s.api, b.N)
 	})
+}
+
+// requests sends b.N order bodies to subject over NATS, 16 clients on four
+// connections.
+func requests(b *testing.B, s *system, subject string) {
+	conns := make([]*nats.Conn, 4)
+	for i := range conns {
+		nc, err := nats.Connect(s.srv.ClientURL())
+		must(b, err)
+		defer nc.Close()
+		conns[i] = nc
+	}
+	var next atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			nc := conns[c%len(conns)]
+			for next.Add(1) <= int64(b.N) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				reply, err := nc.RequestWithContext(ctx, subject, orderBody)
+				cancel()
+				if err != nil || reply.Header.Get(micro.ErrorCodeHeader) != "" {
+					b.Errorf("%s: %v %v", subject, err, reply)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

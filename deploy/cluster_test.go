@@ -67,6 +67,10 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 		if r := s.CachedInfo().Config.Replicas; r != 3 {
 			t.Fatalf("stream %s has %d replicas, want 3", name, r)
 		}
+		// A lagging replica must not answer a read a step decides on.
+		if name != runtime.DeadLetterStream && s.CachedInfo().Config.AllowDirect {
+			t.Fatalf("stream %s allows direct gets on 3 replicas: reads must go to its leader", name)
+		}
 	}
 	gwConn, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {

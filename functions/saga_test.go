@@ -12,6 +12,7 @@ import (
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -176,10 +177,10 @@ func TestCorrelationIDReachesEveryStep(t *testing.T) {
 }
 
 // TestAReservationThatCannotFinishHoldsNothing: the order's second product
-// record is corrupt, so reserve fails on every delivery. Holds are written
-// all at once or not at all, so the first product never loses stock to it;
-// the order times out at its deadline, and after the deadline reserve stops
-// trying.
+// record is corrupt, so reserve fails on every delivery, after taking the
+// first product's stock. The order times out at its deadline, after which
+// reserve stops trying; its release finds no hold and gives back what the
+// reservation may have taken, exactly once.
 func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 	s := startSystem(t, options{orders: orders.Config{Timeout: time.Second}})
 	ctx := context.Background()
@@ -196,13 +197,30 @@ func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 		t.Fatalf("order %+v", o)
 	}
 	// (The catalog cannot be listed whole: one of its records is corrupt.)
-	e, err := kv.Get(ctx, "product.sku-1")
-	if err != nil {
-		t.Fatal(err)
+	available := func() int64 {
+		e, err := kv.Get(ctx, "product.sku-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p schemas.Product
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			t.Fatalf("sku-1 %s: %v", e.Value(), err)
+		}
+		return p.Available
 	}
-	var p schemas.Product
-	if err := json.Unmarshal(e.Value(), &p); err != nil || p.Available != 10 {
-		t.Fatalf("sku-1 %s: %v", e.Value(), err)
+	testkit.Eventually(t, 30*time.Second, "sku-1's stock comes back", func() bool { return available() == 10 })
+	// Redeliveries of the release (it fails on the corrupt product) give
+	// nothing back twice.
+	testkit.Eventually(t, 30*time.Second, "the release is dead-lettered", func() bool {
+		st, err := s.js.Stream(ctx, runtime.DeadLetterStream)
+		if err != nil {
+			return false
+		}
+		_, err = st.GetLastMsgForSubject(ctx, "natsfn.dlq.inventory.release")
+		return err == nil
+	})
+	if n := available(); n != 10 {
+		t.Fatalf("sku-1 has %d available after the release's redeliveries, want 10", n)
 	}
 	keys, err := kv.ListKeysFiltered(ctx, "hold.*."+id)
 	if err != nil {

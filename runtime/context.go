@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 )
@@ -89,6 +90,9 @@ type invocation struct {
 	mu     sync.Mutex
 	outbox []pendingEvent
 	seen   map[string]int // base event type -> events of it emitted so far
+	// ahead are writes sent without waiting (Schedule): the invocation's
+	// outcome waits for them, before its events.
+	ahead []jetstream.PubAckFuture
 }
 
 // nextEventID is the id of the next event of eventType the invocation

@@ -71,9 +71,12 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 // that did get through are dropped as duplicates on the next attempt.
 func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 	st.mu.Lock()
-	outbox := st.outbox
-	st.outbox = nil
+	outbox, ahead := st.outbox, st.ahead
+	st.outbox, st.ahead = nil, nil
 	st.mu.Unlock()
+	if err := awaitAcks(ctx, ahead); err != nil {
+		return err
+	}
 	if len(outbox) == 0 {
 		return nil
 	}
@@ -98,11 +101,14 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 		}
 		acks = append(acks, ack)
 	}
+	return awaitAcks(ctx, acks)
+}
+
+// awaitAcks waits for every PubAck of messages published asynchronously.
+func awaitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
 	for _, ack := range acks {
 		select {
-		case pa := <-ack.Ok():
-			b.rt.log.Debug().Str("correlation_id", st.cid).Str("event", ack.Msg().Subject).Str("stream", pa.Stream).
-				Uint64("seq", pa.Sequence).Bool("duplicate", pa.Duplicate).Msg("event stored")
+		case <-ack.Ok():
 		case err := <-ack.Err():
 			return publishError(ack.Msg().Subject, err)
 		case <-ctx.Done():

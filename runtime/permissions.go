@@ -63,7 +63,7 @@ func ServicePermissions(s Service, all []Service) (Permissions, error) {
 			if err != nil {
 				return p, fmt.Errorf("service %s, function %s: %w", s.Name, f.Name, err)
 			}
-			pub("$JS.API.STREAM.MSG.GET."+st, "$JS.API.STREAM.PURGE."+st, "$JS.API.STREAM.INFO."+st)
+			pub("$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st+"."+w, "$JS.API.STREAM.PURGE."+st, "$JS.API.STREAM.INFO."+st)
 		}
 		if f.Result != "" {
 			pub(f.Result)

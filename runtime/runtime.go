@@ -214,6 +214,7 @@ func (rt *Runtime) declare(ctx context.Context) error {
 					AllowMsgSchedules: true,
 					AllowMsgTTL:       true,
 					AllowRollup:       true,
+					AllowDirect:       ev.Replicas <= 1, // see declareBucket
 				}
 				if err := rt.declareStream(ctx, "stream "+st.Name, cfg); err != nil {
 					return err
@@ -261,7 +262,12 @@ func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream
 // reserved long ago) decides wrongly, and compare-and-set cannot catch a
 // decision not to write. Chaos on a 3-node cluster found exactly that.
 // So the runtime declares the bucket's stream itself, as nats.go would but
-// with AllowDirect off, and binds the bucket to it.
+// with AllowDirect off when it has replicas, and binds the bucket to it. With
+// one replica the only server answers direct gets, after every write it
+// acknowledged: they stay on, because a read through the JetStream API
+// queues behind every other API request of the server (the saga's reserve
+// step waited 58 ms per invocation on such reads under load; see
+// BENCHMARKS.md).
 func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := rt.await(ctx, step, func(actx context.Context) error {
@@ -299,7 +305,7 @@ func leaderReadStream(cfg jetstream.KeyValueConfig, dupes time.Duration) jetstre
 		DenyDelete:        true,
 		Duplicates:        dupes,
 		Discard:           jetstream.DiscardNew,
-		AllowDirect:       false,
+		AllowDirect:       cfg.Replicas <= 1,
 		AllowMsgTTL:       true, // delete markers that expire (DeleteKey)
 	}
 }

@@ -35,6 +35,19 @@ const (
 	HeaderReason = "Natsfn-Reason"
 )
 
+// AnyRevision, as the expected revision of PutKey or DeleteKey, writes
+// whatever the key holds: for a write no other writer can contradict.
+const AnyRevision = ^uint64(0)
+
+// expectHeader is the compare-and-set header for expect (none for
+// AnyRevision).
+func expectHeader(expect uint64) nats.Header {
+	if expect == AnyRevision {
+		return nats.Header{}
+	}
+	return nats.Header{headerExpectSeq: {strconv.FormatUint(expect, 10)}}
+}
+
 // Put stores v as the record on subject (the subject's latest value only:
 // earlier ones roll up; kept whatever the stream's MaxAge), if the
 // subject's last sequence is still expect (0: it holds nothing yet). It
@@ -54,7 +67,7 @@ func Put(ctx context.Context, subject string, v any, expect uint64) (uint64, err
 // says so. The server checks the revision before the id: a repeat must read
 // the key again and pass its current revision.
 func PutKey(ctx context.Context, kv jetstream.KeyValue, key string, v any, expect uint64, id string) (rev uint64, repeated bool, err error) {
-	h := nats.Header{headerExpectSeq: {strconv.FormatUint(expect, 10)}}
+	h := expectHeader(expect)
 	if id != "" {
 		h[nats.MsgIdHdr] = []string{id}
 	}
@@ -69,7 +82,9 @@ func PutKey(ctx context.Context, kv jetstream.KeyValue, key string, v any, expec
 // leaves a delete marker that says why (HeaderReason), kept for keep and
 // then gone; while it is there, PutKey with expect 0 fails.
 func DeleteKey(ctx context.Context, kv jetstream.KeyValue, key string, expect uint64, keep time.Duration, reason string) error {
-	h := nats.Header{headerExpectSeq: {strconv.FormatUint(expect, 10)}, headerKVOp: {"DEL"}, HeaderReason: {reason}}
+	h := expectHeader(expect)
+	h.Set(headerKVOp, "DEL")
+	h.Set(HeaderReason, reason)
 	if keep > 0 {
 		h[headerTTL] = []string{strconv.Itoa(int(max(keep, time.Second).Seconds())) + "s"}
 	}
@@ -82,6 +97,12 @@ func DeleteKey(ctx context.Context, kv jetstream.KeyValue, key string, expect ui
 // eventType; PurgeSchedule cancels it. It carries the envelope, correlation
 // id and id of an emitted event, and is written once per input (a repeat
 // within the duplicates window is a no-op).
+//
+// Inside a function it is sent without waiting for the server: writes that
+// follow on the same stream are stored after it, and the invocation's
+// outcome waits for it, before its events are published (if it failed, the
+// invocation fails). A function that writes a deadline and then the record
+// it guards pays one round trip for both.
 func Schedule(ctx context.Context, subject string, at time.Time, eventType string, payload any, opts ...EmitOption) error {
 	data, err := json.Marshal(payload)
 	if err != nil {
@@ -109,6 +130,16 @@ func Schedule(ctx context.Context, subject string, at time.Time, eventType strin
 	m.Header.Set("Nats-Schedule-Target", eventType)
 	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	m.Header.Set(nats.MsgIdHdr, "schedule|"+ev.id+"|"+subject)
+	if st := invocationOf(ctx); st != nil {
+		ack, err := st.rt.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", subject, err)
+		}
+		st.mu.Lock()
+		st.ahead = append(st.ahead, ack)
+		st.mu.Unlock()
+		return nil
+	}
 	return writeMsg(ctx, m)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"net"
 	"testing"
 	"time"
@@ -67,6 +68,12 @@ func writeService() runtime.Service {
 		}
 		return writeOut{}, nil
 	}
+	// A schedule the stream refuses (its target is no subject of the
+	// stream): sent without waiting, it still fails the invocation.
+	refused := func(ctx context.Context, in writeIn) (writeOut, error) {
+		err := runtime.Schedule(ctx, "rec."+in.ID+".due", time.Now().Add(time.Hour), "elsewhere.due.v1", note{Text: in.ID})
+		return writeOut{}, err
+	}
 	cancel := func(ctx context.Context, in writeIn) (writeOut, error) {
 		return writeOut{}, runtime.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
 	}
@@ -104,7 +111,7 @@ func writeService() runtime.Service {
 		Streams: []runtime.Stream{{Name: "NOTES", Subjects: []string{"notes.*.v1", "rec.>"}, MaxAge: 2 * time.Second}},
 		Buckets: []runtime.Bucket{{Name: "notes"}},
 		Functions: []*runtime.Function{
-			fn("put", put), fn("read", read), fn("update", update), fn("schedule", schedule), fn("cancel", cancel), fn("keys", keys),
+			fn("put", put), fn("read", read), fn("update", update), fn("schedule", schedule), fn("refused", refused), fn("cancel", cancel), fn("keys", keys),
 		},
 	}
 }
@@ -179,6 +186,16 @@ func TestWrites(t *testing.T) {
 		}
 		if n := count("notes.due.v1"); n != 1 {
 			t.Fatalf("%d due events; the purged schedule fired too", n)
+		}
+	})
+
+	t.Run("a refused schedule fails the invocation", func(t *testing.T) {
+		_, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.refused", writeIn{ID: "refused"})
+		if err == nil || !strings.Contains(err.Error(), "schedules target is invalid") {
+			t.Fatalf("a refused schedule answered %v", err)
+		}
+		if n := count("rec.refused.due"); n != 0 {
+			t.Fatalf("%d refused schedules stored", n)
 		}
 	})
 

@@ -19,7 +19,7 @@ import (
 // pairs names the two sides of each comparison: baseline, then subject.
 // dispatcher/readers and dispatcher/lanes compare the concurrency designs
 // (BenchmarkConcurrencyDesigns): the runtime's is readers.
-var pairs = [][2]string{{"bare", "runtime"}, {"one", "three"}, {"dispatcher", "readers"}, {"dispatcher", "lanes"}}
+var pairs = [][2]string{{"bare", "runtime"}, {"raw", "runtime"}, {"one", "three"}, {"dispatcher", "readers"}, {"dispatcher", "lanes"}}
 
 // procsSuffix is the -GOMAXPROCS suffix go test adds to benchmark names.
 var procsSuffix = regexp.MustCompile(`-\d+$`)
