@@ -230,3 +230,37 @@ func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 		t.Errorf("hold %s is live", k)
 	}
 }
+
+// TestStockWrittenElsewhereIsSeen: reserve starts from the product record
+// its process wrote last, which another writer (here an operator restocking
+// by hand; in production another replica) may have changed since. A
+// reservation must then see the new stock: it succeeds where the
+// remembered record would refuse it, and takes from the new value.
+func TestStockWrittenElsewhereIsSeen(t *testing.T) {
+	s := startSystem(t, options{})
+	ctx := context.Background()
+	kv, err := s.js.KeyValue(ctx, inventory.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := s.settle(s.placeOrder("tok_visa", item("sku-1", 10))); o.Status != schemas.StatusConfirmed {
+		t.Fatalf("the order for all of sku-1 was %s (%s)", o.Status, o.Reason)
+	}
+	e, err := kv.Get(ctx, "product.sku-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(e.Value(), &p); err != nil || p["available"] != float64(0) {
+		t.Fatalf("sku-1 after selling it all: %s %v", e.Value(), err)
+	}
+	p["available"] = 5
+	restocked, _ := json.Marshal(p)
+	if _, err := kv.Update(ctx, "product.sku-1", restocked, e.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	if o := s.settle(s.placeOrder("tok_visa", item("sku-1", 3))); o.Status != schemas.StatusConfirmed {
+		t.Fatalf("an order after the restock was %s (%s): decided on the stock remembered from before", o.Status, o.Reason)
+	}
+	testkit.Eventually(t, 20*time.Second, "sku-1 has 2 left", func() bool { return s.stock()["sku-1"].Available == 2 })
+}

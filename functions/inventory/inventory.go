@@ -14,6 +14,7 @@
 package inventory
 
 import (
+	"sync"
 	"time"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -62,6 +63,15 @@ func Service(cfg Config) runtime.Service {
 	}
 }
 
-type inventory struct {
-	cfg Config
-}
+type (
+	inventory struct {
+		cfg Config
+		// known holds, per product id, the record this process wrote last
+		// (see adjust).
+		known sync.Map
+	}
+	knownProduct struct {
+		p   product
+		rev uint64
+	}
+)

@@ -48,7 +48,7 @@ func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (s
 	var taken []schemas.OrderItem
 	prices := map[string]int64{}
 	for _, it := range items {
-		p, reason, err := adjust(ctx, kv, it, -int64(it.Quantity), "take|"+in.OrderID, shortage)
+		p, reason, err := inv.adjust(ctx, kv, it, -int64(it.Quantity), "take|"+in.OrderID, shortage)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -84,7 +84,7 @@ func (inv *inventory) writeHolds(ctx context.Context, kv jetstream.KeyValue, ord
 			return err
 		}
 		if s.settled == settledVoid {
-			if err := giveBack(ctx, kv, orderID, it, "untake"); err != nil {
+			if err := inv.giveBack(ctx, kv, orderID, it, "untake"); err != nil {
 				return err
 			}
 		}
@@ -101,7 +101,7 @@ func (inv *inventory) reject(ctx context.Context, kv jetstream.KeyValue, in sche
 		}
 	}
 	for _, it := range taken {
-		if err := giveBack(ctx, kv, in.OrderID, it, "untake"); err != nil {
+		if err := inv.giveBack(ctx, kv, in.OrderID, it, "untake"); err != nil {
 			return err
 		}
 	}
@@ -142,7 +142,7 @@ func (inv *inventory) decided(ctx context.Context, kv jetstream.KeyValue, in sch
 	if len(settled) > 0 {
 		for i, it := range items {
 			if st := states[i].settled; st == settledRejected || st == settledVoid || (st == "" && !states[i].live()) {
-				if err := neutralize(ctx, kv, in.OrderID, it); err != nil {
+				if err := inv.neutralize(ctx, kv, in.OrderID, it); err != nil {
 					return true, err
 				}
 			}
@@ -157,7 +157,7 @@ func (inv *inventory) decided(ctx context.Context, kv jetstream.KeyValue, in sch
 		// the holds missing are written now (a repeated take is dropped).
 		prices := map[string]int64{}
 		for _, it := range items {
-			if err := retake(ctx, kv, in.OrderID, it); err != nil {
+			if err := inv.retake(ctx, kv, in.OrderID, it); err != nil {
 				return true, err
 			}
 			p, _, err := readProduct(ctx, kv, it.ProductID)
@@ -177,23 +177,23 @@ func (inv *inventory) decided(ctx context.Context, kv jetstream.KeyValue, in sch
 
 // retake repeats an item's take: dropped as a repeat if it was taken, taken
 // now if not.
-func retake(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
-	_, _, err := adjust(ctx, kv, it, -int64(it.Quantity), "take|"+orderID, nil)
+func (inv *inventory) retake(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
+	_, _, err := inv.adjust(ctx, kv, it, -int64(it.Quantity), "take|"+orderID, nil)
 	return err
 }
 
 // neutralize undoes a take that may or may not have been made: it is
 // repeated (dropped if it was made, made if not), then given back once.
-func neutralize(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
-	if err := retake(ctx, kv, orderID, it); err != nil {
+func (inv *inventory) neutralize(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
+	if err := inv.retake(ctx, kv, orderID, it); err != nil {
 		return err
 	}
-	return giveBack(ctx, kv, orderID, it, "untake")
+	return inv.giveBack(ctx, kv, orderID, it, "untake")
 }
 
 // giveBack returns an item's stock once per (why, order, product).
-func giveBack(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, why string) error {
-	_, _, err := adjust(ctx, kv, it, int64(it.Quantity), why+"|"+orderID, nil)
+func (inv *inventory) giveBack(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, why string) error {
+	_, _, err := inv.adjust(ctx, kv, it, int64(it.Quantity), why+"|"+orderID, nil)
 	return err
 }
 
@@ -201,32 +201,61 @@ func giveBack(ctx context.Context, kv jetstream.KeyValue, orderID string, it sch
 // write id (op + "|" + product: a repeat within the duplicates window is
 // dropped), unless refuse has a reason not to. It compares and sets on the
 // product's revision; inside this process one writer of a product at a
-// time makes the attempt (held for one read and one write), so neighbours
-// do not lose compare-and-sets to each other.
-func adjust(ctx context.Context, kv jetstream.KeyValue, it schemas.OrderItem, delta int64, op string, refuse func(*product, schemas.OrderItem) string) (*product, string, error) {
+// time makes the attempt, so neighbours do not lose compare-and-sets to
+// each other, and it starts from the record this process wrote last
+// (inv.known) instead of reading it again: if anyone else wrote since, the
+// compare-and-set fails and the record is read. A refusal is never decided
+// on a remembered record, only on one just read.
+func (inv *inventory) adjust(ctx context.Context, kv jetstream.KeyValue, it schemas.OrderItem, delta int64, op string, refuse func(*product, schemas.OrderItem) string) (*product, string, error) {
 	unlock, err := runtime.LockKeys(ctx, kv, productKey(it.ProductID))
 	if err != nil {
 		return nil, "", err
 	}
 	defer unlock()
 	for {
-		p, rev, err := readProduct(ctx, kv, it.ProductID)
-		if err != nil {
-			return nil, "", err
+		p, rev, remembered := inv.remembered(it.ProductID)
+		if !remembered {
+			if p, rev, err = readProduct(ctx, kv, it.ProductID); err != nil {
+				return nil, "", err
+			}
 		}
 		if refuse != nil {
 			if reason := refuse(p, it); reason != "" {
+				if remembered {
+					inv.known.Delete(it.ProductID)
+					continue
+				}
 				return p, reason, nil
 			}
 		} else if p == nil {
 			return nil, "", nil // not in the catalog: it holds no stock for anyone
 		}
 		p.Available += delta
-		_, _, err = runtime.PutKey(ctx, kv, productKey(it.ProductID), p, rev, op+"|"+it.ProductID)
+		newRev, repeated, err := runtime.PutKey(ctx, kv, productKey(it.ProductID), p, rev, op+"|"+it.ProductID)
+		switch {
+		case err == nil && !repeated:
+			inv.known.Store(it.ProductID, knownProduct{p: *p, rev: newRev})
+		default:
+			// A repeat stored nothing (its revision is the first write's);
+			// a lost compare-and-set or an error says nothing of the record.
+			inv.known.Delete(it.ProductID)
+		}
 		if !runtime.IsConflict(err) {
 			return p, "", err
 		}
 	}
+}
+
+// remembered is the product record this process wrote last, and its
+// revision.
+func (inv *inventory) remembered(productID string) (*product, uint64, bool) {
+	k, ok := inv.known.Load(productID)
+	if !ok {
+		return nil, 0, false
+	}
+	kp := k.(knownProduct)
+	p := kp.p
+	return &p, kp.rev, true
 }
 
 func shortage(p *product, it schemas.OrderItem) string {

@@ -63,7 +63,7 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 			if s.settled == settledVoid {
 				// Marked by an earlier delivery, which may have stopped
 				// before it neutralized: repeating it changes nothing.
-				if err := neutralize(ctx, kv, orderID, it); err != nil {
+				if err := inv.neutralize(ctx, kv, orderID, it); err != nil {
 					return err
 				}
 				break
@@ -80,14 +80,14 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 				// made) and given back once, with the ids reserve uses.
 				err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
 				if err == nil {
-					err = neutralize(ctx, kv, orderID, it)
+					err = inv.neutralize(ctx, kv, orderID, it)
 				}
 			} else {
 				h, err := decode[hold](s, key)
 				if err != nil {
 					return err
 				}
-				if err := giveBack(ctx, kv, orderID, schemas.OrderItem{ProductID: it.ProductID, Quantity: int(h.Quantity)}, "release"); err != nil {
+				if err := inv.giveBack(ctx, kv, orderID, schemas.OrderItem{ProductID: it.ProductID, Quantity: int(h.Quantity)}, "release"); err != nil {
 					return err
 				}
 				err = runtime.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, settledReleased)
