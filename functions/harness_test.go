@@ -188,3 +188,14 @@ func (s *system) charges() schemas.ChargeCountsResult {
 }
 
 func item(id string, q int) schemas.OrderItem { return schemas.OrderItem{ProductID: id, Quantity: q} }
+
+// consumerIdle reports whether a function's consumer has nothing left to
+// deliver or to see acknowledged.
+func (s *system) consumerIdle(durable string) bool {
+	c, err := s.js.Consumer(context.Background(), "ORDERS", durable)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(context.Background())
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}

@@ -4,17 +4,17 @@
 //
 // A product's record holds its available stock and nothing per order, so
 // it stays the same size whatever the orders in flight. Each order's hold
-// on a product is a key of its own, hold.<product>.<order>, created in one
-// atomic batch with the products' new stock (compare-and-set on every key):
-// the stock and the holds never disagree, and a hold exists at most once
-// per order and product, whatever the deliveries. Committing or releasing
+// on a product is a key of its own, hold.<product>.<order>, written after
+// the product's new stock (compare-and-set on each; ledger.go says how the
+// pair stays exactly-once without an atomic batch): a hold exists at most
+// once per order and product, and stock moves once per hold, whatever the
+// deliveries and restarts. Committing or releasing
 // deletes the hold; its delete marker, which says which, stays for a while
 // so a late redelivery finds it, then goes. Reserved stock is the sum of
 // the live holds.
 package inventory
 
 import (
-	"sync"
 	"time"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -63,15 +63,7 @@ func Service(cfg Config) runtime.Service {
 	}
 }
 
-type (
-	inventory struct {
-		cfg Config
-		// known holds, per product id, the record this process wrote last
-		// (see adjust).
-		known sync.Map
-	}
-	knownProduct struct {
-		p   product
-		rev uint64
-	}
-)
+type inventory struct {
+	cfg   Config
+	stock ledger
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -41,9 +43,7 @@ func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) 
 	return struct{}{}, runtime.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, runtime.WithEventID(in.OrderID))
 }
 
-// settle ends a cancelled order's holds, item by item: the stock goes back
-// first (with a message id: a redelivery after a crash between the two
-// writes gives nothing back twice), then the hold is deleted.
+// settle ends a cancelled order's holds, item by item.
 func (inv *inventory) settle(ctx context.Context, orderID string, items []schemas.OrderItem) error {
 	if len(items) == 0 {
 		return noItems(orderID)
@@ -54,51 +54,8 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 	}
 	items = merged(items)
 	for _, it := range items {
-		key := holdKey(it.ProductID, orderID)
-		for {
-			s, err := readKey(ctx, kv, key)
-			if err != nil {
-				return err
-			}
-			if s.settled == settledVoid {
-				// Marked by an earlier delivery, which may have stopped
-				// before it neutralized: repeating it changes nothing.
-				if err := inv.neutralize(ctx, kv, orderID, it); err != nil {
-					return err
-				}
-				break
-			}
-			if s.settled != "" {
-				break // done before
-			}
-			if !s.live() {
-				// Cancelled before any hold: the marker stops a reservation
-				// still under way, and what such a reservation may have
-				// taken (a crash between its take and its hold, redelivered
-				// only after the deadline, when it no longer reserves) is
-				// neutralized here: the take is repeated (dropped if it was
-				// made) and given back once, with the ids reserve uses.
-				err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
-				if err == nil {
-					err = inv.neutralize(ctx, kv, orderID, it)
-				}
-			} else {
-				h, err := decode[hold](s, key)
-				if err != nil {
-					return err
-				}
-				if err := inv.giveBack(ctx, kv, orderID, schemas.OrderItem{ProductID: it.ProductID, Quantity: int(h.Quantity)}, "release"); err != nil {
-					return err
-				}
-				err = runtime.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, settledReleased)
-			}
-			if runtime.IsConflict(err) {
-				continue // a reservation wrote the hold meanwhile: read again
-			}
-			if err != nil {
-				return err
-			}
-			break
+		if err := inv.releaseItem(ctx, kv, orderID, it); err != nil {
+			return err
 		}
 	}
 	runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", settledReleased).Msg("stock settled")
@@ -107,4 +64,57 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 
 func noItems(orderID string) error {
 	return runtime.Invalid(fmt.Sprintf("order %s: the event names no items (published by an older natsfn)", orderID))
+}
+
+// releaseItem ends a cancelled order's hold on one item. A live hold: its
+// stock goes back first (an open release in the product record, so a
+// redelivery after a crash between the two writes gives nothing back
+// twice), then the hold is deleted, marked released. No hold: a void marker
+// stops a reservation still under way, and an open take (a reservation
+// that took stock and had not written its hold) is given back.
+func (inv *inventory) releaseItem(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) error {
+	key := holdKey(it.ProductID, orderID)
+	for {
+		s, err := readKey(ctx, kv, key)
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.settled == settledVoid:
+			// Marked by an earlier delivery, which may have stopped before
+			// it gave back an open take.
+			return inv.stock.untake(ctx, kv, orderID, it.ProductID)
+		case s.settled == settledReleased:
+			inv.stock.backed(it.ProductID, orderID, opRelease)
+			return nil
+		case s.settled != "":
+			return nil // rejected: reserve gives back what it took
+		case !s.live():
+			err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
+			if err == nil {
+				return inv.stock.untake(ctx, kv, orderID, it.ProductID)
+			}
+		default:
+			h, err := decode[hold](s, key)
+			if err != nil {
+				return err
+			}
+			if err := inv.stock.giveBack(ctx, kv, orderID, it.ProductID, h.Quantity); err != nil {
+				return err
+			}
+			err = runtime.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, settledReleased)
+			if err == nil {
+				inv.stock.backed(it.ProductID, orderID, opRelease)
+				return nil
+			}
+			if !runtime.IsConflict(err) {
+				return err
+			}
+			continue
+		}
+		if !runtime.IsConflict(err) {
+			return err
+		}
+		// A reservation wrote the hold meanwhile: read again.
+	}
 }

@@ -14,13 +14,14 @@ import (
 )
 
 type (
-	// product is the stored catalog entry: what is available, nothing per
-	// order.
+	// product is the stored catalog entry: what is available, and the
+	// changes of stock whose holds are being written (see ledger.go).
 	product struct {
-		ProductID  string `json:"product_id"`
-		Name       string `json:"name"`
-		PriceCents int64  `json:"price_cents"`
-		Available  int64  `json:"available"`
+		ProductID  string                `json:"product_id"`
+		Name       string                `json:"name"`
+		PriceCents int64                 `json:"price_cents"`
+		Available  int64                 `json:"available"`
+		Open       map[string]openChange `json:"open,omitempty"`
 	}
 
 	// hold is one order's hold on one product: what it took, at what price.
