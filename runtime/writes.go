@@ -14,9 +14,8 @@ import (
 
 // Records, keys and schedules, written one message at a time with
 // compare-and-set. A step that must change two things (a hold and the
-// stock it takes) writes them in an order a redelivery can finish, with
-// message ids that make a repeated write a no-op within the stream's
-// duplicates window.
+// stock it takes) writes them in an order a redelivery can finish, and
+// leaves in the first what the second still has to do.
 //
 // Why not nats-server's atomic batches: on a one-replica file stream the
 // server stages every batch in a file store of its own and syncs it, about
@@ -65,7 +64,10 @@ func Put(ctx context.Context, subject string, v any, expect uint64) (uint64, err
 // repeat of this write (a redelivery after the first got through) a no-op
 // that still succeeds, within the bucket's duplicates window: repeated
 // says so. The server checks the revision before the id: a repeat must read
-// the key again and pass its current revision.
+// the key again and pass its current revision. A restarted server rebuilds
+// the window from the messages it still stores, so the id of a revision
+// since superseded is forgotten: for a write that must happen once, record
+// in the keys themselves that it happened (see the saga's inventory).
 func PutKey(ctx context.Context, kv jetstream.KeyValue, key string, v any, expect uint64, id string) (rev uint64, repeated bool, err error) {
 	h := expectHeader(expect)
 	if id != "" {

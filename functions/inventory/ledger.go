@@ -66,31 +66,35 @@ type (
 
 // change applies fn to a product's record and stores it. fn reports whether
 // to write at all, or a reason to refuse (decided on a fresh read only).
-// Open entries this process may close go with the write.
-func (l *ledger) change(ctx context.Context, kv jetstream.KeyValue, productID string, fn func(p *product) (write bool, refuse string)) (*product, string, error) {
+// Open entries this process may close go with the write. It returns the
+// record and, if it wrote, its new revision.
+func (l *ledger) change(ctx context.Context, kv jetstream.KeyValue, productID string, fn func(p *product) (write bool, refuse string, err error)) (*product, uint64, string, error) {
 	unlock, err := runtime.LockKeys(ctx, kv, productKey(productID))
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	defer unlock()
 	for {
 		p, rev, remembered := l.remembered(productID)
 		if !remembered {
 			if p, rev, err = readProduct(ctx, kv, productID); err != nil {
-				return nil, "", err
+				return nil, 0, "", err
 			}
 		}
-		write, refuse := fn(p)
+		write, refuse, err := fn(p)
+		if err != nil {
+			return nil, 0, "", err
+		}
 		if refuse != "" && remembered {
 			l.known.Delete(productID)
 			continue
 		}
 		if refuse != "" || p == nil {
-			return p, refuse, nil
+			return p, 0, refuse, nil
 		}
 		closed := l.close(ctx, kv, p)
 		if !write && len(closed) == 0 {
-			return p, "", nil
+			return p, 0, "", nil
 		}
 		newRev, _, err := runtime.PutKey(ctx, kv, productKey(productID), p, rev, "")
 		if err != nil {
@@ -98,11 +102,11 @@ func (l *ledger) change(ctx context.Context, kv jetstream.KeyValue, productID st
 			if runtime.IsConflict(err) {
 				continue
 			}
-			return nil, "", err
+			return nil, 0, "", err
 		}
 		l.known.Store(productID, knownProduct{p: p.clone(), rev: newRev})
 		l.closed(productID, closed)
-		return p, "", nil
+		return p, newRev, "", nil
 	}
 }
 
@@ -173,41 +177,51 @@ func (l *ledger) remembered(productID string) (*product, uint64, bool) {
 	return &p, kp.rev, true
 }
 
-// take takes an item's stock for an order, unless an open take is there
-// already (an earlier delivery's) or there is not enough; took says
-// whether this call took it.
-func (l *ledger) take(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) (p *product, took bool, refuse string, err error) {
-	p, refuse, err = l.change(ctx, kv, it.ProductID, func(p *product) (bool, string) {
+// take takes an item's stock for an order, unless the order has an open
+// take here already (an earlier delivery's), or a hold in any state (it was
+// taken and backed before: this is a late redelivery), or there is not
+// enough. It returns the hold it found and whether it took the stock. The
+// hold is read under the product's lock, right before the take is decided,
+// so a delivery cannot take again for a hold another one wrote and closed
+// meanwhile (another process's write in between fails the compare-and-set,
+// and the decision is made again).
+func (l *ledger) take(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem) (p *product, held keyState, took bool, refuse string, err error) {
+	p, _, refuse, err = l.change(ctx, kv, it.ProductID, func(p *product) (bool, string, error) {
 		took = false
 		if p != nil && p.Open[orderID].Op == opTake {
-			return false, "" // taken by another delivery
+			held = keyState{}
+			return false, "", nil // taken by another delivery, its hold under way
+		}
+		var err error
+		if held, err = readKey(ctx, kv, holdKey(it.ProductID, orderID)); err != nil || held.rev != 0 {
+			return false, "", err
 		}
 		if reason := shortage(p, it); reason != "" {
-			return false, reason
+			return false, reason, nil
 		}
 		p.Available -= int64(it.Quantity)
 		p.open(orderID, opTake, int64(it.Quantity))
 		took = true
-		return true, ""
+		return true, "", nil
 	})
-	return p, took, refuse, err
+	return p, held, took, refuse, err
 }
 
 // untake gives back an open take whose hold will never be written (the
 // order was rejected or cancelled first). Without an open take there is
 // nothing to give back: the stock never moved, or moved back already.
 func (l *ledger) untake(ctx context.Context, kv jetstream.KeyValue, orderID, productID string) error {
-	_, _, err := l.change(ctx, kv, productID, func(p *product) (bool, string) {
+	_, _, _, err := l.change(ctx, kv, productID, func(p *product) (bool, string, error) {
 		if p == nil {
-			return false, ""
+			return false, "", nil
 		}
 		e, ok := p.Open[orderID]
 		if !ok || e.Op != opTake {
-			return false, ""
+			return false, "", nil
 		}
 		p.Available += e.Quantity
 		delete(p.Open, orderID)
-		return true, ""
+		return true, "", nil
 	})
 	return err
 }
@@ -215,13 +229,13 @@ func (l *ledger) untake(ctx context.Context, kv jetstream.KeyValue, orderID, pro
 // giveBack returns a live hold's stock, once: the open release entry says
 // it was returned while the hold is still there.
 func (l *ledger) giveBack(ctx context.Context, kv jetstream.KeyValue, orderID, productID string, quantity int64) error {
-	_, _, err := l.change(ctx, kv, productID, func(p *product) (bool, string) {
+	_, _, _, err := l.change(ctx, kv, productID, func(p *product) (bool, string, error) {
 		if p == nil || p.Open[orderID].Op == opRelease {
-			return false, ""
+			return false, "", nil
 		}
 		p.Available += quantity
 		p.open(orderID, opRelease, quantity)
-		return true, ""
+		return true, "", nil
 	})
 	return err
 }

@@ -15,12 +15,11 @@ import (
 //
 // Per item, the product's stock is taken (an open take in the product
 // record, see ledger.go), then the order's hold is written: once every hold
-// exists, the reservation is decided. If stock runs out for an item, every
-// item is marked rejected (so a redelivery knows), then what was taken goes
-// back. Stock is checked as it is taken, not read twice: a rejection is
-// rare, and costs two writes per item taken. Every delivery first reads the
-// order's holds: a redelivery, or a second copy of the event, finds what an
-// earlier one did and finishes it.
+// exists, the reservation is decided. The take looks at the item's hold
+// first: a redelivery, or a second copy of the event, finds what an earlier
+// delivery did and finishes it. If stock runs out for an item, every item
+// is marked rejected (so a redelivery knows), then what was taken goes
+// back: a rejection is rare, and costs two writes per item taken.
 func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (struct{}, error) {
 	if in.ExpiresAt != nil && time.Now().After(*in.ExpiresAt) {
 		// Past its deadline the order is cancelled, or about to be: stock
@@ -34,73 +33,96 @@ func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (s
 	}
 	items := merged(in.Items)
 	holds := make([]keyState, len(items))
-	var settled, rejected bool
-	for i, it := range items {
-		if holds[i], err = readKey(ctx, kv, holdKey(it.ProductID, in.OrderID)); err != nil {
-			return struct{}{}, err
-		}
-		settled = settled || holds[i].settled != ""
-		rejected = rejected || holds[i].settled == settledRejected
-	}
-	if settled {
-		// Rejected before, or cancelled (void) before any hold: what an
-		// earlier delivery may have taken goes back, and the outcome is
-		// said again if it was a rejection.
-		for i, it := range items {
-			if !holds[i].live() {
-				if err := inv.stock.untake(ctx, kv, in.OrderID, it.ProductID); err != nil {
-					return struct{}{}, err
-				}
-			}
-		}
-		if rejected {
-			return struct{}{}, inv.reject(ctx, kv, in, items, "", "rejected before")
-		}
-		return struct{}{}, nil
-	}
 	var total int64
 	prices := map[string]int64{}
-	took := make([]bool, len(items))
 	for i, it := range items {
-		if holds[i].live() {
-			h, err := decode[hold](holds[i], holdKey(it.ProductID, in.OrderID))
+		p, held, _, reason, err := inv.stock.take(ctx, kv, in.OrderID, it)
+		if err != nil {
+			return struct{}{}, err
+		}
+		holds[i] = held
+		switch {
+		case held.settled != "":
+			return struct{}{}, inv.settled(ctx, kv, in, items, holds)
+		case reason != "":
+			return struct{}{}, inv.reject(ctx, kv, in, items, it.ProductID, reason)
+		case held.live():
+			h, err := decode[hold](held, holdKey(it.ProductID, in.OrderID))
 			if err != nil {
 				return struct{}{}, err
 			}
 			prices[it.ProductID] = h.PriceCents
-			total += h.Quantity * h.PriceCents
-			continue
+		default:
+			prices[it.ProductID] = p.PriceCents
 		}
-		p, tookIt, reason, err := inv.stock.take(ctx, kv, in.OrderID, it)
-		took[i] = tookIt
-		if err != nil {
-			return struct{}{}, err
-		}
-		if reason != "" {
-			return struct{}{}, inv.reject(ctx, kv, in, items, it.ProductID, reason)
-		}
-		prices[it.ProductID] = p.PriceCents
-		total += int64(it.Quantity) * p.PriceCents
+		total += int64(it.Quantity) * prices[it.ProductID]
 	}
 	for i, it := range items {
-		if holds[i].live() {
-			inv.stock.backed(it.ProductID, in.OrderID, opTake)
-			continue
-		}
-		if err := inv.writeHold(ctx, kv, in.OrderID, it, prices[it.ProductID], took[i]); err != nil {
-			return struct{}{}, err
+		if !holds[i].live() {
+			if err := inv.writeHold(ctx, kv, in.OrderID, it, prices[it.ProductID]); err != nil {
+				return struct{}{}, err
+			}
 		}
 	}
 	return struct{}{}, announceReserved(ctx, in, total)
 }
 
+// settled finishes a reservation an earlier delivery or the order's
+// cancellation decided (a hold marked): items never held get a void marker
+// and their open takes back; a rejection is said again.
+func (inv *inventory) settled(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, items []schemas.OrderItem, seen []keyState) error {
+	rejected := false
+	for i, it := range items {
+		s := seen[i]
+		if s.rev == 0 {
+			// Not read yet, or nothing there: mark it, unless a hold
+			// appeared (then whoever settles the order settles it).
+			var err error
+			if s, err = inv.voidHold(ctx, kv, in.OrderID, it.ProductID); err != nil {
+				return err
+			}
+		}
+		switch s.settled {
+		case settledRejected, settledVoid:
+			if err := inv.stock.untake(ctx, kv, in.OrderID, it.ProductID); err != nil {
+				return err
+			}
+		}
+		rejected = rejected || s.settled == settledRejected
+	}
+	if rejected {
+		return announceRejected(ctx, schemas.StockRejectedV1{OrderID: in.OrderID, Reason: "rejected before"})
+	}
+	return nil
+}
+
+// voidHold marks an item's hold void unless the key holds something, and
+// returns what it holds then.
+func (inv *inventory) voidHold(ctx context.Context, kv jetstream.KeyValue, orderID, productID string) (keyState, error) {
+	key := holdKey(productID, orderID)
+	for {
+		s, err := readKey(ctx, kv, key)
+		if err != nil || s.rev != 0 {
+			return s, err
+		}
+		err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
+		if err == nil {
+			return keyState{rev: 1, settled: settledVoid}, nil
+		}
+		if !runtime.IsConflict(err) {
+			return s, err
+		}
+	}
+}
+
 // writeHold records an order's hold on an item, the stock being taken
-// already (by this delivery if took, else by another one). A hold that is
-// there already was written by another delivery, on stock it took: what
-// this one took goes back. So does it if the hold is marked (void: the
-// order was cancelled at its deadline while this delivery was taking
-// stock; rejected, committed, released: another delivery decided).
-func (inv *inventory) writeHold(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, price int64, took bool) error {
+// already (by this delivery, or by another one whose take is still open:
+// one take per order and product is open at a time, and none is made once
+// a hold is there). A hold found already there was written on that take.
+// A void marker means the order was cancelled at its deadline while the
+// stock was being taken, a rejected one that another delivery rejected it:
+// the open take goes back.
+func (inv *inventory) writeHold(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, price int64) error {
 	key := holdKey(it.ProductID, orderID)
 	_, _, err := runtime.PutKey(ctx, kv, key, hold{Quantity: int64(it.Quantity), PriceCents: price}, 0, "")
 	if err == nil {
@@ -114,27 +136,34 @@ func (inv *inventory) writeHold(ctx context.Context, kv jetstream.KeyValue, orde
 	switch {
 	case err != nil:
 		return err
-	case s.live() && !took:
-		inv.stock.backed(it.ProductID, orderID, opTake)
-		return nil
-	case s.live() || took || s.settled == settledVoid || s.settled == settledRejected:
+	case s.settled == settledVoid || s.settled == settledRejected:
 		return inv.stock.untake(ctx, kv, orderID, it.ProductID)
 	}
-	// Committed or released: the open take, if any, is another delivery's,
-	// and its hold backed it.
 	inv.stock.backed(it.ProductID, orderID, opTake)
 	return nil
 }
 
 // reject marks every item of the order rejected, then gives back what was
-// taken. A redelivery that finds the marks finishes the giving back.
+// taken for the items it marked. An item whose key holds something else (a
+// hold another delivery wrote, on its take) is left to whoever settles the
+// order. A redelivery that finds the marks finishes the giving back.
 func (inv *inventory) reject(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, items []schemas.OrderItem, productID, reason string) error {
 	for _, it := range items {
-		if err := runtime.DeleteKey(ctx, kv, holdKey(it.ProductID, in.OrderID), 0, inv.cfg.KeepSettled, settledRejected); err != nil && !runtime.IsConflict(err) {
+		key := holdKey(it.ProductID, in.OrderID)
+		err := runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledRejected)
+		if runtime.IsConflict(err) {
+			s, rerr := readKey(ctx, kv, key)
+			if rerr != nil {
+				return rerr
+			}
+			if s.settled != settledRejected && s.settled != settledVoid {
+				continue
+			}
+			err = nil
+		}
+		if err != nil {
 			return err
 		}
-	}
-	for _, it := range items {
 		if err := inv.stock.untake(ctx, kv, in.OrderID, it.ProductID); err != nil {
 			return err
 		}

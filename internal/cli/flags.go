@@ -79,9 +79,6 @@ func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.C
 			MaxAckPending: cmd.Int("max-ack-pending"),
 			RetryMin:      cmd.Duration("retry-min"),
 			RetryMax:      cmd.Duration("retry-max"),
-			// A repeated write (a redelivered reservation's take) must be
-			// dropped for as long as an order can stay pending.
-			Duplicates: max(10*time.Minute, 2*cmd.Duration("order-timeout")),
 		},
 	}
 }
