@@ -24,7 +24,9 @@ import (
 // superseded revision: chaos lost a unit that way); the open take does.
 // The redelivered reservation writes the hold without taking again; a
 // cancellation before any hold gives the open take back, once, however
-// often it is delivered.
+// often it is delivered; a reservation redelivered after its order was
+// confirmed and its hold committed (the open take not yet closed) gives
+// nothing back.
 func TestStockMovesOncePerHold(t *testing.T) {
 	s := startSystem(t, options{services: []string{"inventory"}})
 	ctx := context.Background()
@@ -50,14 +52,16 @@ func TestStockMovesOncePerHold(t *testing.T) {
 		}
 		return p
 	}
-	// Two reservations died after taking 3 units each.
+	// Three reservations took 3 units each; two died before their holds,
+	// the third's order was confirmed and its hold committed.
 	p := read()
 	e, _ := kv.Get(ctx, "product.sku-1")
-	p.Available -= 6
+	p.Available -= 9
 	now := time.Now().UTC()
 	p.Open = map[string]any{
 		"o-redelivered": map[string]any{"op": "take", "quantity": 3, "at": now},
 		"o-cancelled":   map[string]any{"op": "take", "quantity": 3, "at": now},
+		"o-committed":   map[string]any{"op": "take", "quantity": 3, "at": now},
 	}
 	data, _ := json.Marshal(p)
 	if _, err := kv.Update(ctx, "product.sku-1", data, e.Revision()); err != nil {
@@ -75,9 +79,16 @@ func TestStockMovesOncePerHold(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	committed := nats.NewMsg("$KV." + inventory.Bucket + ".hold.sku-1.o-committed")
+	committed.Header.Set("KV-Operation", "DEL")
+	committed.Header.Set(runtime.HeaderReason, "committed")
+	if _, err := s.js.PublishMsg(ctx, committed); err != nil {
+		t.Fatal(err)
+	}
 	items := []schemas.OrderItem{item("sku-1", 3)}
 	expires := now.Add(time.Minute)
 	publish(schemas.EventOrderCreated, "redelivery", schemas.OrderCreatedV1{OrderID: "o-redelivered", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
+	publish(schemas.EventOrderCreated, "late-redelivery", schemas.OrderCreatedV1{OrderID: "o-committed", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
 	for i := range 3 {
 		publish(schemas.EventOrderCancelled, "cancel-"+string(rune('a'+i)), schemas.OrderCancelledV1{OrderID: "o-cancelled", Reason: "timed out", Items: items})
 	}
@@ -101,11 +112,16 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "the redelivered reservation holds and the cancelled one is void", func() bool {
 		return holdState("o-redelivered") == "live" && holdState("o-cancelled") == "void"
 	})
-	// Let every cancellation run; then 10 - 3 held = 7, the cancelled 3 back once.
-	testkit.Eventually(t, 20*time.Second, "sku-1 settles at 7 available", func() bool {
-		return read().Available == 7 && s.consumerIdle("inventory_release_orders_cancelled_v1")
+	// Let every delivery run; then 10 - 3 held - 3 sold = 4, the cancelled
+	// 3 back once.
+	testkit.Eventually(t, 20*time.Second, "sku-1 settles at 4 available", func() bool {
+		return read().Available == 4 && s.consumerIdle("inventory_release_orders_cancelled_v1") &&
+			s.consumerIdle("inventory_reserve_orders_created_v1")
 	})
-	if p := read(); p.Available != 7 {
-		t.Fatalf("sku-1 has %d available, want 7 (3 held by o-redelivered)", p.Available)
+	if p := read(); p.Available != 4 {
+		t.Fatalf("sku-1 has %d available, want 4 (3 held by o-redelivered, 3 sold to o-committed)", p.Available)
+	}
+	if h := holdState("o-committed"); h != "committed" {
+		t.Fatalf("o-committed's hold is %s after a late redelivery", h)
 	}
 }
