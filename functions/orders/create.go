@@ -24,7 +24,9 @@ var idempotencyNamespace = uuid.MustParse("6f1b8a0e-2c55-4c3e-9a57-0d9d3b1f7e21"
 
 // create accepts an order: its deadline, then its record (compare-and-set
 // on "no record yet", which also settles an Idempotency-Key race), then
-// orders.created once the function returns. In that order, a crash at any
+// orders.created once the function returns. The deadline is sent without
+// waiting for its ack (the stream stores it before the record; the reply
+// waits for both): two round trips before the 202. In that order, a crash at any
 // point leaves nothing stuck: a record without its announcement still has
 // its deadline, which cancels it; a deadline without a record finds
 // nothing to cancel. With an Idempotency-Key the order id is derived from
