@@ -67,18 +67,6 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	if _, err := kv.Update(ctx, "product.sku-1", data, e.Revision()); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(eventType, id string, payload any) {
-		t.Helper()
-		m := nats.NewMsg(eventType)
-		m.Data, _ = json.Marshal(payload)
-		m.Header.Set(runtime.HeaderCESpecVersion, "1.0")
-		m.Header.Set(runtime.HeaderCEID, id)
-		m.Header.Set(runtime.HeaderCESource, "test")
-		m.Header.Set(runtime.HeaderCEType, eventType)
-		if _, err := s.js.PublishMsg(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
 	committed := nats.NewMsg("$KV." + inventory.Bucket + ".hold.sku-1.o-committed")
 	committed.Header.Set("KV-Operation", "DEL")
 	committed.Header.Set(runtime.HeaderReason, "committed")
@@ -87,10 +75,10 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	}
 	items := []schemas.OrderItem{item("sku-1", 3)}
 	expires := now.Add(time.Minute)
-	publish(schemas.EventOrderCreated, "redelivery", schemas.OrderCreatedV1{OrderID: "o-redelivered", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
-	publish(schemas.EventOrderCreated, "late-redelivery", schemas.OrderCreatedV1{OrderID: "o-committed", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
+	testkit.PublishEvent(t, s.js, schemas.EventOrderCreated, "redelivery", schemas.OrderCreatedV1{OrderID: "o-redelivered", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
+	testkit.PublishEvent(t, s.js, schemas.EventOrderCreated, "late-redelivery", schemas.OrderCreatedV1{OrderID: "o-committed", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
 	for i := range 3 {
-		publish(schemas.EventOrderCancelled, "cancel-"+string(rune('a'+i)), schemas.OrderCancelledV1{OrderID: "o-cancelled", Reason: "timed out", Items: items})
+		testkit.PublishEvent(t, s.js, schemas.EventOrderCancelled, "cancel-"+string(rune('a'+i)), schemas.OrderCancelledV1{OrderID: "o-cancelled", Reason: "timed out", Items: items})
 	}
 	holdState := func(order string) string {
 		st, err := s.js.Stream(ctx, "KV_"+inventory.Bucket)

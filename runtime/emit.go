@@ -37,13 +37,9 @@ func WithEventID(id string) EmitOption { return func(e *pendingEvent) { e.id = i
 // Emitting "x.v1" and "x.v2" in one invocation dual-publishes one logical
 // event: both copies share a ce-id.
 func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption) error {
-	data, err := json.Marshal(payload)
+	ev, err := newEvent("emit", eventType, payload, opts)
 	if err != nil {
-		return fmt.Errorf("emit %s: %w", eventType, err)
-	}
-	ev := pendingEvent{typ: eventType, data: data}
-	for _, o := range opts {
-		o(&ev)
+		return err
 	}
 	st := invocationOf(ctx)
 	if st != nil && !st.fn.mayEmit(eventType) {
@@ -64,6 +60,20 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 	st.outbox = append(st.outbox, ev)
 	st.mu.Unlock()
 	return nil
+}
+
+// newEvent encodes an event about to be emitted or scheduled (what says
+// which, in errors).
+func newEvent(what, eventType string, payload any, opts []EmitOption) (pendingEvent, error) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return pendingEvent{}, fmt.Errorf("%s %s: %w", what, eventType, err)
+	}
+	ev := pendingEvent{typ: eventType, data: data}
+	for _, o := range opts {
+		o(&ev)
+	}
+	return ev, nil
 }
 
 // publishOutbox publishes an invocation's events at once and waits for

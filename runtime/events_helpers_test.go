@@ -2,7 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -109,24 +108,6 @@ func jsFor(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
-}
-
-// publishEvent publishes a CloudEvent as an upstream producer would.
-func publishEvent(t testing.TB, js jetstream.JetStream, subject, id string, payload any, extra ...string) {
-	t.Helper()
-	msg := nats.NewMsg(subject)
-	msg.Data, _ = json.Marshal(payload)
-	msg.Header.Set(runtime.HeaderCESpecVersion, "1.0")
-	msg.Header.Set(runtime.HeaderCEID, id)
-	msg.Header.Set(runtime.HeaderCESource, "test")
-	msg.Header.Set(runtime.HeaderCEType, subject)
-	msg.Header.Set(runtime.HeaderContentType, "application/json")
-	for i := 0; i+1 < len(extra); i += 2 {
-		msg.Header.Set(extra[i], extra[i+1])
-	}
-	if _, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(id+"|"+subject)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // eventsOn returns the messages stored on subject, oldest first.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -21,7 +22,7 @@ func TestEventHappyPath(t *testing.T) {
 	js := jsFor(t, nc)
 
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	publishEvent(t, js, "orders.created.v1", "ord-1", orderCreatedV1{OrderID: "ord-1", Qty: 2},
+	testkit.PublishEvent(t, js, "orders.created.v1", "ord-1", orderCreatedV1{OrderID: "ord-1", Qty: 2},
 		runtime.HeaderCorrelationID, "corr-ord-1", runtime.HeaderTraceParent, traceparent)
 	eventually(t, 10*time.Second, "the order is reserved", func() bool {
 		return len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")) == 1 && settled(t, js, "ORDERS", reserveV1)
@@ -79,7 +80,7 @@ func TestEventTransientErrorsBackOffThenDeadLetter(t *testing.T) {
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 
-	publishEvent(t, js, "orders.created.v1", "flaky-1", orderCreatedV1{OrderID: "flaky-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "flaky-1", orderCreatedV1{OrderID: "flaky-1", Qty: 1})
 	eventually(t, 15*time.Second, "the event is dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
 
 	if n := inv.callsFor("flaky-1"); n != 3 {
@@ -118,8 +119,8 @@ func TestEventPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 
-	publishEvent(t, js, "orders.created.v1", "perm-1", orderCreatedV1{OrderID: "perm-1", Qty: 1})
-	publishEvent(t, js, "orders.created.v1", "bad-1", map[string]any{"order_id": "bad-1", "qty": 0})
+	testkit.PublishEvent(t, js, "orders.created.v1", "perm-1", orderCreatedV1{OrderID: "perm-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "bad-1", map[string]any{"order_id": "bad-1", "qty": 0})
 	eventually(t, 10*time.Second, "both are dead-lettered", func() bool { return len(deadLetters(t, nc)) == 2 })
 
 	byID := map[string]runtime.DeadLetter{}
@@ -144,7 +145,7 @@ func TestDeadLetterReplay(t *testing.T) {
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 
-	publishEvent(t, js, "orders.created.v1", "once-1", orderCreatedV1{OrderID: "once-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "once-1", orderCreatedV1{OrderID: "once-1", Qty: 1})
 	eventually(t, 10*time.Second, "dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
 	dlq, err := runtime.OpenDeadLetters(context.Background(), nc)
 	if err != nil {
@@ -174,7 +175,7 @@ func TestCrashBetweenPublishAndAckEmitsOnce(t *testing.T) {
 
 	// A replica process stores its output, then dies before acking its input.
 	victim := startReplica(t, srv.ClientURL(), "outputs-published", 0)
-	publishEvent(t, js, "orders.created.v1", "ord-crash", orderCreatedV1{OrderID: "ord-crash", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "ord-crash", orderCreatedV1{OrderID: "ord-crash", Qty: 1})
 	victim.waitKilled(t)
 	if n := len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")); n != 1 {
 		t.Fatalf("the victim stored %d outputs before dying, want 1", n)
@@ -197,7 +198,7 @@ func TestEventRedeliveredToAnotherReplicaWhenOneDies(t *testing.T) {
 	js := jsFor(t, nc)
 
 	victim := startReplica(t, srv.ClientURL(), "event-started", 0)
-	publishEvent(t, js, "orders.created.v1", "ord-mid", orderCreatedV1{OrderID: "ord-mid", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "ord-mid", orderCreatedV1{OrderID: "ord-mid", Qty: 1})
 	victim.waitKilled(t)
 
 	inv := newInventory()
@@ -220,7 +221,7 @@ func TestCrashLoopingEventReachesDeadLettersViaAdvisory(t *testing.T) {
 
 	// Every replica that touches this event dies: no error is ever returned.
 	first := startReplica(t, srv.ClientURL(), "event-started", 2)
-	publishEvent(t, js, "orders.created.v1", "ord-poison", orderCreatedV1{OrderID: "ord-poison", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "ord-poison", orderCreatedV1{OrderID: "ord-poison", Qty: 1})
 	first.waitKilled(t)
 	second := startReplica(t, srv.ClientURL(), "event-started", 2)
 	second.waitKilled(t)
@@ -349,10 +350,10 @@ func TestShutdownDrainsEvents(t *testing.T) {
 	cfg.Events.AckWait = 30 * time.Second // a redelivery would come far too late: only draining can pass
 	r := startRuntime(t, srv.ClientURL(), cfg, inv.service("1.0.0", "orders.created.v1"))
 
-	publishEvent(t, js, "orders.created.v1", "block-1", orderCreatedV1{OrderID: "block-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "block-1", orderCreatedV1{OrderID: "block-1", Qty: 1})
 	waitStarted(t, inv, "block-1")
-	publishEvent(t, js, "orders.created.v1", "later-1", orderCreatedV1{OrderID: "later-1", Qty: 1})
-	publishEvent(t, js, "orders.created.v1", "later-2", orderCreatedV1{OrderID: "later-2", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "later-1", orderCreatedV1{OrderID: "later-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "later-2", orderCreatedV1{OrderID: "later-2", Qty: 1})
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.shutdown(t) }()
@@ -420,7 +421,7 @@ func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
 	startRuntime(t, srv.ClientURL(), cfg, runtime.Service{Name: "slowpoke", Version: "1.0.0",
 		Functions: []*runtime.Function{slow}, Streams: eventStreams})
 
-	publishEvent(t, js, "orders.created.v1", "long-1", orderCreatedV1{OrderID: "long-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "long-1", orderCreatedV1{OrderID: "long-1", Qty: 1})
 	durable := runtime.DurableName("slowpoke", "slow", "orders.created.v1")
 	eventually(t, 15*time.Second, "the long invocation is acknowledged", func() bool { return calls.Load() > 0 && settled(t, js, "ORDERS", durable) })
 	c, err := js.Consumer(context.Background(), "ORDERS", durable)
@@ -446,7 +447,7 @@ func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 
-	publishEvent(t, js, "orders.created.v1", "idem-1", orderCreatedV1{OrderID: "idem-1", Qty: 1})
+	testkit.PublishEvent(t, js, "orders.created.v1", "idem-1", orderCreatedV1{OrderID: "idem-1", Qty: 1})
 	eventually(t, 10*time.Second, "the first copy runs", func() bool {
 		return inv.callsFor("idem-1") == 1 && settled(t, js, "ORDERS", reserveV1)
 	})

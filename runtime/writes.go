@@ -106,13 +106,9 @@ func DeleteKey(ctx context.Context, kv jetstream.KeyValue, key string, expect ui
 // invocation fails). A function that writes a deadline and then the record
 // it guards pays one round trip for both.
 func Schedule(ctx context.Context, subject string, at time.Time, eventType string, payload any, opts ...EmitOption) error {
-	data, err := json.Marshal(payload)
+	ev, err := newEvent("schedule", eventType, payload, opts)
 	if err != nil {
-		return fmt.Errorf("schedule %s: %w", eventType, err)
-	}
-	ev := pendingEvent{typ: eventType, data: data}
-	for _, o := range opts {
-		o(&ev)
+		return err
 	}
 	source := "natsfn/job"
 	traceparent := ""

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
@@ -116,5 +117,23 @@ func Serve(t testing.TB, rt *runtime.Runtime) {
 		t.Fatalf("runtime stopped before serving: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("runtime did not start in 15s")
+	}
+}
+
+// PublishEvent publishes a CloudEvent as an upstream producer would.
+func PublishEvent(t testing.TB, js jetstream.JetStream, subject, id string, payload any, extra ...string) {
+	t.Helper()
+	msg := nats.NewMsg(subject)
+	msg.Data, _ = json.Marshal(payload)
+	msg.Header.Set(runtime.HeaderCESpecVersion, "1.0")
+	msg.Header.Set(runtime.HeaderCEID, id)
+	msg.Header.Set(runtime.HeaderCESource, "test")
+	msg.Header.Set(runtime.HeaderCEType, subject)
+	msg.Header.Set(runtime.HeaderContentType, "application/json")
+	for i := 0; i+1 < len(extra); i += 2 {
+		msg.Header.Set(extra[i], extra[i+1])
+	}
+	if _, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(id+"|"+subject)); err != nil {
+		t.Fatal(err)
 	}
 }
