@@ -1,0 +1,74 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+type dueIn struct {
+	ID string `json:"id" jsonschema:"pattern=^[a-z0-9-]+$"`
+}
+
+// An order's deadline is a scheduled message in a replicated stream, not a
+// timer in one process: when the node that leads the stream dies before
+// the deadline is due, the new leader fires it.
+func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	cluster := testkit.StartCluster(t)
+	_, js := testkit.WaitJetStream(t, cluster.URL())
+	schedule := func(ctx context.Context, in dueIn) (struct{}, error) {
+		return struct{}{}, runtime.Schedule(ctx, "due."+in.ID+".timer", time.Now().Add(8*time.Second), "dues.fired.v1", in)
+	}
+	log := zerolog.Nop()
+	rt, err := runtime.New(runtime.Config{URL: cluster.URL(), Logger: &log, ReconnectWait: 100 * time.Millisecond,
+		Events: runtime.EventsConfig{Replicas: 3}}, runtime.Service{
+		Name: "dues", Version: "1.0.0",
+		Streams:   []runtime.Stream{{Name: "DUES", Subjects: []string{"dues.*.v1", "due.>"}}},
+		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "schedule"}, schedule)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Serve(t, rt)
+	ctx := context.Background()
+	nc := testkit.Connect(t, cluster.URL())
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := runtime.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "DUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("no leader for DUES: %v %+v", err, info)
+	}
+	var leader int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Cluster.Leader, "n"), "%d", &leader); err != nil {
+		t.Fatalf("leader %q", info.Cluster.Leader)
+	}
+	cluster.Kill(leader - 1)
+	t.Cleanup(func() { cluster.Start(leader - 1) })
+	testkit.Eventually(t, 90*time.Second, "the deadline fires on the new leader", func() bool {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(actx, "DUES")
+		if err != nil {
+			return false
+		}
+		m, err := s.GetLastMsgForSubject(actx, "dues.fired.v1")
+		return err == nil && strings.Contains(string(m.Data), "d-1")
+	})
+}
