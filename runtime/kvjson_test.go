@@ -110,3 +110,27 @@ func TestBucketsAreTheRuntimesStreams(t *testing.T) {
 		}
 	}
 }
+
+// A replica declaring streams and buckets that are already as it wants
+// them leaves them alone: replicas start together, and nats-server races a
+// stream update against a consumer being created on it.
+func TestDeclaringAgainChangesNothing(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	updates, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.STREAM.UPDATED.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	svc := greeter(&calls)
+	svc.Buckets = []runtime.Bucket{{Name: "again", TTL: time.Hour}}
+	svc.Streams = []runtime.Stream{{Name: "AGAIN", Subjects: []string{"again.>"}}}
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, svc)
+	startRuntime(t, srv.ClientURL(), runtime.Config{}, svc)
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := updates.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("a second replica updated a stream: %s", m.Data)
+	}
+}

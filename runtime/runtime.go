@@ -3,10 +3,12 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,7 +232,14 @@ func (rt *Runtime) declare(ctx context.Context) error {
 		// key in its subject, which keeps each service to its own claims.
 		var kv jetstream.KeyValue
 		err := rt.await(ctx, "claims bucket "+ClaimsBucket, func(actx context.Context) error {
-			var err error
+			// As it is already (see ensureStream), or made so.
+			s, err := rt.js.Stream(actx, "KV_"+ClaimsBucket)
+			if err == nil {
+				if c := s.CachedInfo().Config; c.MaxAge == ev.Duplicates && c.Replicas == max(ev.Replicas, 1) && c.Storage == jetstream.FileStorage {
+					kv, err = rt.js.KeyValue(actx, ClaimsBucket)
+					return err
+				}
+			}
 			kv, err = rt.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
 				Bucket:      ClaimsBucket,
 				Description: "natsfn: which logical events each function has started and finished",
@@ -250,9 +259,51 @@ func (rt *Runtime) declare(ctx context.Context) error {
 
 func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream.StreamConfig) error {
 	return rt.await(ctx, step, func(actx context.Context) error {
-		_, err := rt.js.CreateOrUpdateStream(actx, cfg)
-		return err
+		return rt.ensureStream(actx, cfg)
 	})
+}
+
+// ensureStream creates a stream, or updates it if it differs from cfg, and
+// leaves it alone if not: replicas starting together all declare the same
+// streams, and nats-server 2.15 races an update of a stream against a
+// consumer being created on it (the race detector caught it in
+// TestTwoPaymentProcessesShareTheWork); an update that changes nothing is
+// not worth it.
+func (rt *Runtime) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	s, err := rt.js.Stream(ctx, cfg.Name)
+	if err == nil && streamCovers(s.CachedInfo().Config, cfg) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	_, err = rt.js.CreateOrUpdateStream(ctx, cfg)
+	return err
+}
+
+// streamCovers reports whether a stream's config already has every setting
+// of want: each field want sets (non-zero), and the switches the runtime
+// may turn either way.
+func streamCovers(have, want jetstream.StreamConfig) bool {
+	if have.AllowDirect != want.AllowDirect || have.AllowRollup != want.AllowRollup || have.DenyDelete != want.DenyDelete ||
+		have.AllowMsgTTL != want.AllowMsgTTL || have.AllowMsgSchedules != want.AllowMsgSchedules {
+		return false
+	}
+	var h, w map[string]any
+	hb, _ := json.Marshal(have)
+	wb, _ := json.Marshal(want)
+	if json.Unmarshal(hb, &h) != nil || json.Unmarshal(wb, &w) != nil {
+		return false
+	}
+	for k, v := range w {
+		if v == float64(0) {
+			continue // a limit left to the server's default (it stores -1)
+		}
+		if !reflect.DeepEqual(h[k], v) {
+			return false
+		}
+	}
+	return true
 }
 
 // declareBucket creates or updates a key-value bucket whose reads go to
@@ -271,7 +322,7 @@ func (rt *Runtime) declareStream(ctx context.Context, step string, cfg jetstream
 func (rt *Runtime) declareBucket(ctx context.Context, step string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := rt.await(ctx, step, func(actx context.Context) error {
-		if _, err := rt.js.CreateOrUpdateStream(actx, leaderReadStream(cfg, rt.cfg.Events.Duplicates)); err != nil {
+		if err := rt.ensureStream(actx, leaderReadStream(cfg, rt.cfg.Events.Duplicates)); err != nil {
 			return err
 		}
 		var err error
