@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,20 +56,7 @@ func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
 	if _, err := kv.Put(ctx, "k-1", []byte(`{"value":"v-1"}`)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx, "KV_failover")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
-		t.Fatalf("no leader for KV_failover: %v %+v", err, info)
-	}
-	var leader int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Cluster.Leader, "n"), "%d", &leader); err != nil {
-		t.Fatalf("leader %q", info.Cluster.Leader)
-	}
-	cluster.Kill(leader - 1)
-	t.Cleanup(func() { cluster.Start(leader - 1) })
+	killStreamLeader(t, cluster, js, "KV_failover")
 
 	// The function's timeout is two minutes; one read waiting for an answer
 	// that never comes would take it all. An election takes seconds.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
@@ -47,20 +48,7 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 	if _, err := runtime.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx, "DUES")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
-		t.Fatalf("no leader for DUES: %v %+v", err, info)
-	}
-	var leader int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Cluster.Leader, "n"), "%d", &leader); err != nil {
-		t.Fatalf("leader %q", info.Cluster.Leader)
-	}
-	cluster.Kill(leader - 1)
-	t.Cleanup(func() { cluster.Start(leader - 1) })
+	killStreamLeader(t, cluster, js, "DUES")
 	testkit.Eventually(t, 90*time.Second, "the deadline fires on the new leader", func() bool {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -71,4 +59,25 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 		m, err := s.GetLastMsgForSubject(actx, "dues.fired.v1")
 		return err == nil && strings.Contains(string(m.Data), "d-1")
 	})
+}
+
+// killStreamLeader SIGKILLs the node leading stream, and starts it again
+// when the test ends.
+func killStreamLeader(t *testing.T, cluster *testkit.Cluster, js jetstream.JetStream, stream string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("no leader for %s: %v %+v", stream, err, info)
+	}
+	var leader int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Cluster.Leader, "n"), "%d", &leader); err != nil {
+		t.Fatalf("leader %q", info.Cluster.Leader)
+	}
+	cluster.Kill(leader - 1)
+	t.Cleanup(func() { cluster.Start(leader - 1) })
 }
