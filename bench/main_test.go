@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // TestMain doubles as a replica process: `natsfn run <service>` in a test
@@ -29,8 +29,8 @@ func runReplica(svc string) int {
 	log := zerolog.Nop()
 	var conc int
 	fmt.Sscan(os.Getenv("NATSFN_BENCH_CONCURRENCY"), &conc)
-	rt, err := runtime.New(runtime.Config{URL: os.Getenv("NATSFN_BENCH_URL"), Logger: &log, Concurrency: conc,
-		Events: runtime.EventsConfig{MaxAckPending: 10000}}, functions.All(functions.Config{})[svc])
+	rt, err := natsfn.New(natsfn.Config{URL: os.Getenv("NATSFN_BENCH_URL"), Logger: &log, Concurrency: conc,
+		Events: natsfn.EventsConfig{MaxAckPending: 10000}}, functions.All(functions.Config{})[svc])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -13,7 +13,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -30,7 +30,7 @@ func BenchmarkScale(b *testing.B) {
 			srv := testkit.StartNATS(b)
 			log := zerolog.Nop()
 			sim := paysim.New(paysim.Config{Latency: 20 * time.Millisecond})
-			simRT, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: 64}, sim.Service())
+			simRT, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: 64}, sim.Service())
 			must(b, err)
 			testkit.Serve(b, simRT)
 			for range c.replicas {

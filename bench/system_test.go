@@ -21,7 +21,7 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -43,12 +43,12 @@ func startSystem(tb testing.TB, names ...string) *system {
 	if len(names) == 0 {
 		names = functions.Names()
 	}
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range names {
 		svcs = append(svcs, all[n])
 	}
-	rt, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: clients,
-		Events: runtime.EventsConfig{MaxAckPending: 10000}}, svcs...)
+	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: clients,
+		Events: natsfn.EventsConfig{MaxAckPending: 10000}}, svcs...)
 	if err != nil {
 		tb.Fatal(err)
 	}

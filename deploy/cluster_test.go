@@ -17,7 +17,7 @@ import (
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/load"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -35,15 +35,15 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 
 	sim := paysim.New(paysim.Config{})
 	all := functions.All(functions.Config{Sim: sim})
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
 	logs := &testkit.Buffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	rt, err := runtime.New(runtime.Config{
+	rt, err := natsfn.New(natsfn.Config{
 		URL: url, Logger: &log, ReconnectWait: 100 * time.Millisecond, Concurrency: 8,
-		Events: runtime.EventsConfig{Replicas: 3, AckWait: 3 * time.Second, MaxDeliver: 10,
+		Events: natsfn.EventsConfig{Replicas: 3, AckWait: 3 * time.Second, MaxDeliver: 10,
 			RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
 	}, svcs...)
 	if err != nil {
@@ -59,7 +59,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 	for _, p := range catalog {
 		initial[p.ProductID] = p.Available
 	}
-	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_inventory", runtime.DeadLetterStream} {
+	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_inventory", natsfn.DeadLetterStream} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 			t.Fatalf("stream %s has %d replicas, want 3", name, r)
 		}
 		// A lagging replica must not answer a read a step decides on.
-		if name != runtime.DeadLetterStream && s.CachedInfo().Config.AllowDirect {
+		if name != natsfn.DeadLetterStream && s.CachedInfo().Config.AllowDirect {
 			t.Fatalf("stream %s allows direct gets on 3 replicas: reads must go to its leader", name)
 		}
 	}
@@ -124,7 +124,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if stockErr != nil {
-		if d, err := runtime.OpenDeadLetters(ctx, admin); err == nil {
+		if d, err := natsfn.OpenDeadLetters(ctx, admin); err == nil {
 			list, _ := d.List(ctx)
 			for _, dl := range list {
 				t.Logf("dead letter: %s/%s %s %s (%d deliveries): %s", dl.Service, dl.Function, dl.Subject, dl.Class, dl.Deliveries, dl.Error)
@@ -176,7 +176,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 						}
 					}
 				}
-				ckv, _ := js.KeyValue(ctx, runtime.ClaimsBucket)
+				ckv, _ := js.KeyValue(ctx, natsfn.ClaimsBucket)
 				if keys, err := ckv.ListKeysFiltered(ctx, "inventory.commit.>"); err == nil {
 					n := 0
 					for range keys.Keys() {
@@ -193,7 +193,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 						t.Logf("confirmed event for %s: seq %d", order, md.Sequence.Stream)
 					}
 				}
-				c, _ := js.Consumer(ctx, "ORDERS", runtime.DurableName("inventory", "commit", schemas.EventOrderConfirmed))
+				c, _ := js.Consumer(ctx, "ORDERS", natsfn.DurableName("inventory", "commit", schemas.EventOrderConfirmed))
 				info, _ := c.Info(ctx)
 				t.Logf("commit consumer: delivered %+v ackfloor %+v pending %d ackpending %d redelivered %d", info.Delivered, info.AckFloor, info.NumPending, info.NumAckPending, info.NumRedelivered)
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // TestDashboardQueriesExportedMetrics runs the saga, scrapes what the
@@ -45,11 +45,11 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	srv := testkit.StartNATS(t)
 	log := zerolog.Nop()
 	all := functions.All(functions.Config{})
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
-	rt, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: &log}, svcs...)
+	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log}, svcs...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type readIn struct {
@@ -31,18 +31,18 @@ func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
 	cluster := testkit.StartCluster(t)
 	_, js := testkit.WaitJetStream(t, cluster.URL())
 	read := func(ctx context.Context, in readIn) (readOut, error) {
-		kv, err := runtime.KV(ctx, "failover")
+		kv, err := natsfn.KV(ctx, "failover")
 		if err != nil {
 			return readOut{}, err
 		}
-		v, err := runtime.GetJSON[readOut](ctx, kv, in.Key)
+		v, err := natsfn.GetJSON[readOut](ctx, kv, in.Key)
 		return v, err
 	}
 	log := zerolog.Nop()
-	rt, err := runtime.New(runtime.Config{URL: cluster.URL(), Logger: &log, Timeout: 2 * time.Minute, ReconnectWait: 100 * time.Millisecond,
-		Events: runtime.EventsConfig{Replicas: 3}}, runtime.Service{
-		Name: "failover", Version: "1.0.0", Buckets: []runtime.Bucket{{Name: "failover"}},
-		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "read"}, read)},
+	rt, err := natsfn.New(natsfn.Config{URL: cluster.URL(), Logger: &log, Timeout: 2 * time.Minute, ReconnectWait: 100 * time.Millisecond,
+		Events: natsfn.EventsConfig{Replicas: 3}}, natsfn.Service{
+		Name: "failover", Version: "1.0.0", Buckets: []natsfn.Bucket{{Name: "failover"}},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "read"}, read)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
 	nc := testkit.Connect(t, cluster.URL())
 	var out readOut
 	for {
-		out, err = runtime.Call[readOut](cctx, nc, "failover.read", readIn{Key: "k-1"})
+		out, err = natsfn.Call[readOut](cctx, nc, "failover.read", readIn{Key: "k-1"})
 		// If the killed node carried the function's connection, nobody
 		// serves it until it reconnects: a caller asks again.
 		if err == nil || !strings.Contains(err.Error(), "no function is serving") || cctx.Err() != nil {

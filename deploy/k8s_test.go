@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // scaledObject is the part of KEDA's ScaledObject (keda.sh/v1alpha1) the
@@ -129,7 +129,7 @@ func loadManifests(t *testing.T) manifests {
 func TestKubernetesManifests(t *testing.T) {
 	m := loadManifests(t)
 	all := functions.All(functions.Config{})
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
@@ -207,7 +207,7 @@ func TestKubernetesManifests(t *testing.T) {
 		var want []string
 		for _, f := range s.Functions {
 			for _, on := range f.On {
-				want = append(want, runtime.DurableName(s.Name, f.Name, on))
+				want = append(want, natsfn.DurableName(s.Name, f.Name, on))
 			}
 		}
 		so, ok := m.scaled[s.Name]

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type dueIn struct {
@@ -28,14 +28,14 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 	cluster := testkit.StartCluster(t)
 	_, js := testkit.WaitJetStream(t, cluster.URL())
 	schedule := func(ctx context.Context, in dueIn) (struct{}, error) {
-		return struct{}{}, runtime.Schedule(ctx, "due."+in.ID+".timer", time.Now().Add(8*time.Second), "dues.fired.v1", in)
+		return struct{}{}, natsfn.Schedule(ctx, "due."+in.ID+".timer", time.Now().Add(8*time.Second), "dues.fired.v1", in)
 	}
 	log := zerolog.Nop()
-	rt, err := runtime.New(runtime.Config{URL: cluster.URL(), Logger: &log, ReconnectWait: 100 * time.Millisecond,
-		Events: runtime.EventsConfig{Replicas: 3}}, runtime.Service{
+	rt, err := natsfn.New(natsfn.Config{URL: cluster.URL(), Logger: &log, ReconnectWait: 100 * time.Millisecond,
+		Events: natsfn.EventsConfig{Replicas: 3}}, natsfn.Service{
 		Name: "dues", Version: "1.0.0",
-		Streams:   []runtime.Stream{{Name: "DUES", Subjects: []string{"dues.*.v1", "due.>"}}},
-		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "schedule"}, schedule)},
+		Streams:   []natsfn.Stream{{Name: "DUES", Subjects: []string{"dues.*.v1", "due.>"}}},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "schedule"}, schedule)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 	nc := testkit.Connect(t, cluster.URL())
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := runtime.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
+	if _, err := natsfn.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
 		t.Fatal(err)
 	}
 	killStreamLeader(t, cluster, js, "DUES")

@@ -15,14 +15,14 @@ import (
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 // replica is one runtime serving every saga service with R3 streams and
 // buckets, as a replica of a deployment on a 3-node cluster would.
 type replica struct {
-	rt    *runtime.Runtime
+	rt    *natsfn.Runtime
 	admin string
 	logs  *testkit.Buffer
 	done  chan error
@@ -31,17 +31,17 @@ type replica struct {
 func startReplica(t *testing.T, url string) *replica {
 	t.Helper()
 	all := functions.All(functions.Config{Sim: paysim.New(paysim.Config{})})
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
 	logs := &testkit.Buffer{}
 	log := zerolog.New(logs).Level(zerolog.InfoLevel)
 	r := &replica{admin: fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t)), logs: logs, done: make(chan error, 1)}
-	rt, err := runtime.New(runtime.Config{
+	rt, err := natsfn.New(natsfn.Config{
 		URL: url, Logger: &log, AdminAddr: strings.TrimPrefix(r.admin, "http://"),
 		ConnectBackoffMin: 50 * time.Millisecond, ConnectBackoffMax: time.Second, ReconnectWait: 100 * time.Millisecond,
-		Events: runtime.EventsConfig{Replicas: 3},
+		Events: natsfn.EventsConfig{Replicas: 3},
 	}, svcs...)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func serves(t *testing.T, url string) {
 	testkit.Eventually(t, 30*time.Second, "the catalog answers", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, err := runtime.Call[[]schemas.Product](ctx, nc, schemas.SubjectListProducts, schemas.ListProducts{})
+		_, err := natsfn.Call[[]schemas.Product](ctx, nc, schemas.SubjectListProducts, schemas.ListProducts{})
 		return err == nil
 	})
 }

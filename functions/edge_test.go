@@ -15,16 +15,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 // problemOf reads a JSON error answer and fails unless it is one.
-func problemOf(t *testing.T, r response) (string, []runtime.FieldError) {
+func problemOf(t *testing.T, r response) (string, []natsfn.FieldError) {
 	t.Helper()
 	var p struct {
 		Error   string               `json:"error"`
-		Details []runtime.FieldError `json:"details"`
+		Details []natsfn.FieldError `json:"details"`
 	}
 	if err := json.Unmarshal(r.body, &p); err != nil || p.Error == "" {
 		t.Fatalf("%d is not a JSON error: %q", r.status, r.body)
@@ -121,9 +121,9 @@ func TestHostileIdsOverNATSAreClientErrors(t *testing.T) {
 			t.Run(fmt.Sprintf("%s %q", tc.subject, id[:min(len(id), 8)]), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				_, err := runtime.Call[json.RawMessage](ctx, s.nc, tc.subject, tc.body(id))
+				_, err := natsfn.Call[json.RawMessage](ctx, s.nc, tc.subject, tc.body(id))
 				e := asRuntimeError(t, err)
-				if e.Code != runtime.CodeInvalid {
+				if e.Code != natsfn.CodeInvalid {
 					t.Fatalf("%s with id %q: %d %s", tc.subject, id, e.Code, e)
 				}
 				for _, d := range e.Details {
@@ -173,9 +173,9 @@ func TestIdempotencyKeyLimits(t *testing.T) {
 			msg.Header.Set(schemas.HeaderIdempotencyKey, key)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_, err := runtime.RequestMsg(ctx, s.nc, msg)
+			_, err := natsfn.RequestMsg(ctx, s.nc, msg)
 			e := asRuntimeError(t, err)
-			if e.Code != runtime.CodeInvalid || !strings.Contains(e.Error(), "Idempotency-Key") {
+			if e.Code != natsfn.CodeInvalid || !strings.Contains(e.Error(), "Idempotency-Key") {
 				t.Fatalf("Idempotency-Key %q over NATS: %d %s", key[:min(len(key), 8)], e.Code, e)
 			}
 		})
@@ -187,11 +187,11 @@ func TestIdempotencyKeyLimits(t *testing.T) {
 func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 	s := startSystem(t, options{services: []string{"orders", "inventory"}})
 	for _, cid := range []string{strings.Repeat("c", 129), "a b", "a\tb", "évil"} {
-		r := s.do(http.MethodGet, "/products", nil, runtime.HeaderCorrelationID, cid)
+		r := s.do(http.MethodGet, "/products", nil, natsfn.HeaderCorrelationID, cid)
 		if r.status != http.StatusOK {
 			t.Fatalf("GET /products with correlation id %q: %d %s", cid, r.status, r.body)
 		}
-		used := r.header.Get(runtime.HeaderCorrelationID)
+		used := r.header.Get(natsfn.HeaderCorrelationID)
 		if used == "" || used == cid {
 			t.Fatalf("correlation id %q kept as %q; want a fresh one", cid, used)
 		}
@@ -200,12 +200,12 @@ func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 	for _, cid := range []string{strings.Repeat("c", 129), "a b", "\x1b[2J"} {
 		msg := nats.NewMsg(schemas.SubjectListProducts)
 		msg.Data = []byte(`{}`)
-		msg.Header.Set(runtime.HeaderCorrelationID, cid)
+		msg.Header.Set(natsfn.HeaderCorrelationID, cid)
 		reply, err := s.nc.RequestMsg(msg, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if used := reply.Header.Get(runtime.HeaderCorrelationID); used == "" || used == cid {
+		if used := reply.Header.Get(natsfn.HeaderCorrelationID); used == "" || used == cid {
 			t.Fatalf("correlation id %q over NATS answered as %q; want a fresh one", cid, used)
 		}
 	}
@@ -213,8 +213,8 @@ func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 		t.Fatal("a hostile correlation id reached the logs")
 	}
 	// A good one is kept.
-	r := s.do(http.MethodGet, "/products", nil, runtime.HeaderCorrelationID, "req-42_a.b:c")
-	if got := r.header.Get(runtime.HeaderCorrelationID); got != "req-42_a.b:c" {
+	r := s.do(http.MethodGet, "/products", nil, natsfn.HeaderCorrelationID, "req-42_a.b:c")
+	if got := r.header.Get(natsfn.HeaderCorrelationID); got != "req-42_a.b:c" {
 		t.Fatalf("a well-formed correlation id came back as %q", got)
 	}
 }
@@ -249,11 +249,11 @@ func TestContentTypes(t *testing.T) {
 	}
 }
 
-func asRuntimeError(t *testing.T, err error) *runtime.Error {
+func asRuntimeError(t *testing.T, err error) *natsfn.Error {
 	t.Helper()
-	var e *runtime.Error
+	var e *natsfn.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("want a *runtime.Error, got %T: %v", err, err)
+		t.Fatalf("want a *natsfn.Error, got %T: %v", err, err)
 	}
 	return e
 }

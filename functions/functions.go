@@ -11,7 +11,7 @@ import (
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/payment"
 	"github.com/natsfn/natsfn/functions/paysim"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Config tunes the services; the zero value is a sane default.
@@ -26,7 +26,7 @@ type Config struct {
 }
 
 // All returns every function service of the application, by name.
-func All(cfg Config) map[string]runtime.Service {
+func All(cfg Config) map[string]natsfn.Service {
 	if cfg.Inventory.KeepSettled == 0 && cfg.Orders.Timeout > 0 {
 		// Settled holds' markers must outlive any order still pending.
 		cfg.Inventory.KeepSettled = max(time.Hour, 4*cfg.Orders.Timeout)
@@ -35,7 +35,7 @@ func All(cfg Config) map[string]runtime.Service {
 	if sim == nil {
 		sim = paysim.New(cfg.Provider)
 	}
-	return map[string]runtime.Service{
+	return map[string]natsfn.Service{
 		"orders":    orders.Service(cfg.Orders),
 		"inventory": inventory.Service(cfg.Inventory),
 		"payment":   payment.Service(cfg.Payment),

@@ -18,7 +18,7 @@ import (
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -27,7 +27,7 @@ import (
 type answer struct {
 	OrderID string               `json:"order_id"`
 	Error   string               `json:"error"`
-	Details []runtime.FieldError `json:"details"`
+	Details []natsfn.FieldError `json:"details"`
 }
 
 // checkProblem holds an error answer to the property every edge shares:
@@ -128,7 +128,7 @@ func FuzzGateway(f *testing.F) {
 		case rec.Code >= 400:
 			checkProblem(t, rec.Code, a, rec.Body.Bytes())
 		}
-		if used := rec.Header().Get(runtime.HeaderCorrelationID); used != runtime.SafeCorrelationID(used) {
+		if used := rec.Header().Get(natsfn.HeaderCorrelationID); used != natsfn.SafeCorrelationID(used) {
 			t.Fatalf("answered with correlation id %q, which cannot travel as is", used)
 		}
 	})
@@ -154,7 +154,7 @@ func requestSubjects(sim *paysim.Provider) []string {
 
 // fuzzHeaders are the headers a caller can set that the runtime or a
 // function reads.
-var fuzzHeaders = []string{runtime.HeaderCorrelationID, schemas.HeaderIdempotencyKey, nats.MsgIdHdr,
+var fuzzHeaders = []string{natsfn.HeaderCorrelationID, schemas.HeaderIdempotencyKey, nats.MsgIdHdr,
 	"traceparent", "Natsfn-Delivery", "Natsfn-Input-Id", "ce-id", "ce-type", "ce-specversion"}
 
 // FuzzFunctionRequests sends arbitrary bytes and headers straight to each

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type slowIn struct {
@@ -19,9 +19,9 @@ type slowIn struct {
 }
 
 // slowService answers after the asked delay: for 504 and 429.
-func slowService() runtime.Service {
-	return runtime.Service{Name: "slow", Version: "1.0.0", Functions: []*runtime.Function{
-		runtime.Func(runtime.FuncConfig{Name: "wait", Subject: "slow.wait", Concurrency: 16}, func(ctx context.Context, in slowIn) (slowIn, error) {
+func slowService() natsfn.Service {
+	return natsfn.Service{Name: "slow", Version: "1.0.0", Functions: []*natsfn.Function{
+		natsfn.Func(natsfn.FuncConfig{Name: "wait", Subject: "slow.wait", Concurrency: 16}, func(ctx context.Context, in slowIn) (slowIn, error) {
 			select {
 			case <-time.After(time.Duration(in.MS) * time.Millisecond):
 			case <-ctx.Done():
@@ -36,7 +36,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 		gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 		gateway.Route{Method: http.MethodPost, Path: "/nobody", Subject: "nobody.home", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 	)
-	s := startSystem(t, options{routes: routes, extra: []runtime.Service{slowService()},
+	s := startSystem(t, options{routes: routes, extra: []natsfn.Service{slowService()},
 		gateway: gateway.Config{RequestTimeout: 300 * time.Millisecond}})
 
 	big := append([]byte(`{"customer_id":"`), bytes.Repeat([]byte("x"), 1<<20+10)...)
@@ -78,7 +78,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 			defer resp.Body.Close()
 			var p struct {
 				Error   string               `json:"error"`
-				Details []runtime.FieldError `json:"details"`
+				Details []natsfn.FieldError `json:"details"`
 			}
 			raw := new(bytes.Buffer)
 			_, _ = raw.ReadFrom(resp.Body)
@@ -100,7 +100,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 
 func TestGatewaySheddsLoadWith429(t *testing.T) {
 	routes := append(gateway.Routes(), gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}})
-	s := startSystem(t, options{routes: routes, extra: []runtime.Service{slowService()}, gateway: gateway.Config{MaxInFlight: 2}})
+	s := startSystem(t, options{routes: routes, extra: []natsfn.Service{slowService()}, gateway: gateway.Config{MaxInFlight: 2}})
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
 	for range 8 {

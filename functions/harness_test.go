@@ -22,7 +22,7 @@ import (
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -45,13 +45,13 @@ type options struct {
 	sim      paysim.Config
 	gateway  gateway.Config
 	routes   []gateway.Route
-	extra    []runtime.Service
+	extra    []natsfn.Service
 	stock    int64 // units of each demo product; default 10
 }
 
 // sagaEvents are fast settings, so retries and backoffs take milliseconds.
-func sagaEvents() runtime.EventsConfig {
-	return runtime.EventsConfig{AckWait: 2 * time.Second, MaxDeliver: 4, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+func sagaEvents() natsfn.EventsConfig {
+	return natsfn.EventsConfig{AckWait: 2 * time.Second, MaxDeliver: 4, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
 }
 
 func startSystem(t testing.TB, o options) *system {
@@ -67,12 +67,12 @@ func startSystem(t testing.TB, o options) *system {
 	if names == nil {
 		names = functions.Names()
 	}
-	svcs := append([]runtime.Service{}, o.extra...)
+	svcs := append([]natsfn.Service{}, o.extra...)
 	for _, n := range names {
 		svcs = append(svcs, all[n])
 	}
 	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	rt, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: &log, Events: sagaEvents(), Concurrency: 8}, svcs...)
+	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Events: sagaEvents(), Concurrency: 8}, svcs...)
 	if err != nil {
 		t.Fatal(err)
 	}

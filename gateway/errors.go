@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // problem is every error body the gateway sends.
 type problem struct {
 	Error   string               `json:"error"`
-	Details []runtime.FieldError `json:"details,omitempty"`
+	Details []natsfn.FieldError `json:"details,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -19,14 +19,14 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-func writeProblem(w http.ResponseWriter, status int, msg string, details ...runtime.FieldError) {
+func writeProblem(w http.ResponseWriter, status int, msg string, details ...natsfn.FieldError) {
 	body, _ := json.Marshal(problem{Error: msg, Details: details})
 	writeJSON(w, status, body)
 }
 
 // statusOf maps a function's error to an HTTP status. Codes the gateway
 // does not know become 502: the function answered something odd.
-func statusOf(e *runtime.Error) int {
+func statusOf(e *natsfn.Error) int {
 	switch e.Code {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity,
 		http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError:

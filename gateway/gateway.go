@@ -27,7 +27,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Config holds the gateway's settings; zero values take defaults.
@@ -210,9 +210,9 @@ func allow(methods map[string]Route) string {
 // names the one used on every response.
 func (g *Gateway) withCorrelation(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cid := runtime.SafeCorrelationID(r.Header.Get(runtime.HeaderCorrelationID))
-		w.Header().Set(runtime.HeaderCorrelationID, cid)
-		next.ServeHTTP(w, r.WithContext(runtime.WithCorrelationID(r.Context(), cid)))
+		cid := natsfn.SafeCorrelationID(r.Header.Get(natsfn.HeaderCorrelationID))
+		w.Header().Set(natsfn.HeaderCorrelationID, cid)
+		next.ServeHTTP(w, r.WithContext(natsfn.WithCorrelationID(r.Context(), cid)))
 	})
 }
 
@@ -227,7 +227,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt Route) {
 	if status >= 500 {
 		ev = g.cfg.Logger.Warn()
 	}
-	ev.Str("correlation_id", runtime.CorrelationID(r.Context())).Str("method", r.Method).Str("path", r.URL.Path).
+	ev.Str("correlation_id", natsfn.CorrelationID(r.Context())).Str("method", r.Method).Str("path", r.URL.Path).
 		Int("status", status).Dur("duration", time.Since(start)).Msg("request")
 }
 
@@ -253,7 +253,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	msg := nats.NewMsg(rt.Subject)
 	msg.Data = payload
-	msg.Header.Set(runtime.HeaderCorrelationID, runtime.CorrelationID(r.Context()))
+	msg.Header.Set(natsfn.HeaderCorrelationID, natsfn.CorrelationID(r.Context()))
 	for _, h := range rt.Forward {
 		v := r.Header.Get(h)
 		if v == "" {
@@ -261,18 +261,18 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 		}
 		if !printable(v) {
 			// A NATS header is a line of text: a control character would end it.
-			writeProblem(w, http.StatusBadRequest, "invalid header "+h, runtime.FieldError{Field: h, Message: "has control characters or is not UTF-8"})
+			writeProblem(w, http.StatusBadRequest, "invalid header "+h, natsfn.FieldError{Field: h, Message: "has control characters or is not UTF-8"})
 			return http.StatusBadRequest
 		}
 		msg.Header.Set(h, v)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	reply, err := runtime.RequestMsg(ctx, nc, msg)
+	reply, err := natsfn.RequestMsg(ctx, nc, msg)
 	if err != nil {
-		var e *runtime.Error
+		var e *natsfn.Error
 		if !errors.As(err, &e) {
-			e = runtime.Unavailable("NATS: %v", err)
+			e = natsfn.Unavailable("NATS: %v", err)
 		}
 		status := statusOf(e)
 		if status == http.StatusInternalServerError {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // OpenAPI builds the OpenAPI 3.1 document of routes from the same Go
@@ -20,7 +20,7 @@ func OpenAPI(routes []Route) ([]byte, error) {
 		t := reflect.TypeOf(v)
 		name := schemaName(t)
 		if _, done := components[name]; !done {
-			raw, err := runtime.SchemaFor(t)
+			raw, err := natsfn.SchemaFor(t)
 			if err != nil {
 				return nil, err
 			}
@@ -49,7 +49,7 @@ func OpenAPI(routes []Route) ([]byte, error) {
 		return map[string]any{"description": desc, "content": map[string]any{
 			"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 	}
-	correlation := map[string]any{"name": runtime.HeaderCorrelationID, "in": "header", "required": false,
+	correlation := map[string]any{"name": natsfn.HeaderCorrelationID, "in": "header", "required": false,
 		"description": "Used if given, generated if not; echoed on every response and carried to every step.",
 		"schema":      map[string]any{"type": "string", "maxLength": 128}}
 

@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type hop struct {
@@ -32,11 +32,11 @@ func BenchmarkEventChain(b *testing.B) {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage}); err != nil {
 		b.Fatal(err)
 	}
-	step := func(name, on, emits string, idempotent bool) *runtime.Function {
-		return runtime.Func(runtime.FuncConfig{Name: name, On: []string{on}, Result: emits, Idempotent: idempotent},
+	step := func(name, on, emits string, idempotent bool) *natsfn.Function {
+		return natsfn.Func(natsfn.FuncConfig{Name: name, On: []string{on}, Result: emits, Idempotent: idempotent},
 			func(_ context.Context, in hop) (hop, error) { return hop{N: in.N + 1}, nil })
 	}
-	var fns []*runtime.Function
+	var fns []*natsfn.Function
 	for _, chain := range []struct {
 		name       string
 		idempotent bool
@@ -47,9 +47,9 @@ func BenchmarkEventChain(b *testing.B) {
 			step(chain.name+"-b", subj("b"), subj("c"), chain.idempotent),
 			step(chain.name+"-c", subj("c"), subj("done"), chain.idempotent))
 	}
-	startRuntime(b, srv.ClientURL(), runtime.Config{Logger: discardLogger()}, runtime.Service{
+	startRuntime(b, srv.ClientURL(), natsfn.Config{Logger: discardLogger()}, natsfn.Service{
 		Name: "chain", Version: "1.0.0",
-		Streams:   []runtime.Stream{{Name: "CHAIN", Subjects: []string{"chain.*.*.v1"}}},
+		Streams:   []natsfn.Stream{{Name: "CHAIN", Subjects: []string{"chain.*.*.v1"}}},
 		Functions: fns,
 	})
 

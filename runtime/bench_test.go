@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // benchClients is how many callers send requests at once in the benchmarks.
@@ -63,7 +63,7 @@ var benchWorks = []benchWork{
 // process (server, callers, handlers) spent per request.
 func BenchmarkInvoke(b *testing.B) {
 	srv := startNATS(b)
-	schema, err := runtime.SchemaFor(reflect.TypeFor[helloIn]())
+	schema, err := natsfn.SchemaFor(reflect.TypeFor[helloIn]())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func BenchmarkInvoke(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bare.Stop()
-	var fns []*runtime.Function
+	var fns []*natsfn.Function
 	for _, w := range benchWorks {
 		if w.concurrent {
 			_, err = bareConn.QueueSubscribe("bare."+w.name, "q", func(m *nats.Msg) {
@@ -121,19 +121,19 @@ func BenchmarkInvoke(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := runtime.FuncConfig{Name: w.name, Concurrency: w.concurrency}
+		cfg := natsfn.FuncConfig{Name: w.name, Concurrency: w.concurrency}
 		if w.concurrent {
 			cfg.Concurrency = benchClients
 		}
-		fns = append(fns, runtime.Func(cfg, func(_ context.Context, in helloIn) (helloOut, error) {
+		fns = append(fns, natsfn.Func(cfg, func(_ context.Context, in helloIn) (helloOut, error) {
 			if w.wait != nil {
 				w.wait()
 			}
 			return helloOut{Greeting: "hello " + in.Name}, nil
 		}))
 	}
-	startRuntime(b, srv.ClientURL(), runtime.Config{Logger: discardLogger()},
-		runtime.Service{Name: "fn", Version: "1.0.0", Functions: fns})
+	startRuntime(b, srv.ClientURL(), natsfn.Config{Logger: discardLogger()},
+		natsfn.Service{Name: "fn", Version: "1.0.0", Functions: fns})
 
 	for _, w := range benchWorks {
 		b.Run(w.name+"/bare", func(b *testing.B) { benchRequests(b, srv.ClientURL(), "bare."+w.name) })

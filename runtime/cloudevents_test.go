@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func TestParseEvent(t *testing.T) {
@@ -17,11 +17,11 @@ func TestParseEvent(t *testing.T) {
 			"ce-time": {"2026-11-21T10:00:00.5Z"}, "content-type": {"application/json"},
 		}
 	}
-	ev, err := runtime.ParseEvent(valid())
+	ev, err := natsfn.ParseEvent(valid())
 	if err != nil || ev.ID != "e-1" || ev.Type != "orders.created.v2" || ev.Time.IsZero() {
 		t.Fatalf("valid event: %+v %v", ev, err)
 	}
-	if _, err := runtime.ParseEvent(nats.Header{}); !errors.Is(err, runtime.ErrNotCloudEvent) {
+	if _, err := natsfn.ParseEvent(nats.Header{}); !errors.Is(err, natsfn.ErrNotCloudEvent) {
 		t.Fatalf("no headers: %v", err)
 	}
 	for header, value := range map[string]string{
@@ -30,14 +30,14 @@ func TestParseEvent(t *testing.T) {
 	} {
 		h := valid()
 		h.Set(header, value)
-		if _, err := runtime.ParseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
+		if _, err := natsfn.ParseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
 			t.Errorf("%s=%q: error %v does not name the header", header, value, err)
 		}
 	}
-	if got := runtime.BaseType("orders.created.v12"); got != "orders.created" {
+	if got := natsfn.BaseType("orders.created.v12"); got != "orders.created" {
 		t.Errorf("BaseType = %q", got)
 	}
-	if got := runtime.BaseType("orders.created"); got != "orders.created" {
+	if got := natsfn.BaseType("orders.created"); got != "orders.created" {
 		t.Errorf("BaseType without version = %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package natsfn
 
 // crashPoint is called at the places where a crash is most dangerous for
 // exactly-once effects: "event-started" (an event reached its function) and

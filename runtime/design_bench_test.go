@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"fmt"

@@ -65,4 +65,4 @@
 // most twice Concurrency events, and long-lived workers (goroutines that
 // keep the stack they grew) run them through the same middleware chain.
 // An Idempotent function's step costs its output publishes and one ack.
-package runtime
+package natsfn

@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type (
@@ -31,7 +31,7 @@ type (
 )
 
 // eventStreams are the streams of the event tests: orders in, inventory out.
-var eventStreams = []runtime.Stream{
+var eventStreams = []natsfn.Stream{
 	{Name: "ORDERS", Subjects: []string{"orders.created.>"}},
 	{Name: "INVENTORY", Subjects: []string{"inventory.reserved.>"}},
 }
@@ -64,11 +64,11 @@ func (inv *inventory) reserve(ctx context.Context, orderID, version string) (sto
 	inv.started <- orderID
 	switch {
 	case strings.HasPrefix(orderID, "perm-"):
-		return stockReserved{}, runtime.Rule("order %s: product discontinued", orderID)
+		return stockReserved{}, natsfn.Rule("order %s: product discontinued", orderID)
 	case strings.HasPrefix(orderID, "flaky-"):
-		return stockReserved{}, runtime.Unavailable("stock database unreachable")
+		return stockReserved{}, natsfn.Unavailable("stock database unreachable")
 	case strings.HasPrefix(orderID, "once-") && n == 1:
-		return stockReserved{}, runtime.Rule("order %s: not yet", orderID)
+		return stockReserved{}, natsfn.Rule("order %s: not yet", orderID)
 	case strings.HasPrefix(orderID, "block-"):
 		select {
 		case <-inv.gate:
@@ -80,19 +80,19 @@ func (inv *inventory) reserve(ctx context.Context, orderID, version string) (sto
 }
 
 // service returns the inventory service consuming trigger, a v1 or v2 event.
-func (inv *inventory) service(version, trigger string) runtime.Service {
-	var fn *runtime.Function
-	cfg := runtime.FuncConfig{Name: "reserve", On: []string{trigger}, Result: "inventory.reserved.v1"}
+func (inv *inventory) service(version, trigger string) natsfn.Service {
+	var fn *natsfn.Function
+	cfg := natsfn.FuncConfig{Name: "reserve", On: []string{trigger}, Result: "inventory.reserved.v1"}
 	if strings.HasSuffix(trigger, ".v2") {
-		fn = runtime.Func(cfg, func(ctx context.Context, in orderCreatedV2) (stockReserved, error) {
+		fn = natsfn.Func(cfg, func(ctx context.Context, in orderCreatedV2) (stockReserved, error) {
 			return inv.reserve(ctx, in.OrderID, "v2")
 		})
 	} else {
-		fn = runtime.Func(cfg, func(ctx context.Context, in orderCreatedV1) (stockReserved, error) {
+		fn = natsfn.Func(cfg, func(ctx context.Context, in orderCreatedV1) (stockReserved, error) {
 			return inv.reserve(ctx, in.OrderID, "v1")
 		})
 	}
-	return runtime.Service{Name: "inventory", Version: version, Functions: []*runtime.Function{fn}, Streams: eventStreams}
+	return natsfn.Service{Name: "inventory", Version: version, Functions: []*natsfn.Function{fn}, Streams: eventStreams}
 }
 
 func (inv *inventory) callsFor(orderID string) int {
@@ -152,10 +152,10 @@ func settled(t testing.TB, js jetstream.JetStream, stream, durable string) bool 
 	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 }
 
-func deadLetters(t testing.TB, nc *nats.Conn) []runtime.DeadLetter {
+func deadLetters(t testing.TB, nc *nats.Conn) []natsfn.DeadLetter {
 	t.Helper()
-	d, err := runtime.OpenDeadLetters(context.Background(), nc)
-	if errors.Is(err, runtime.ErrNoDeadLetterStream) {
+	d, err := natsfn.OpenDeadLetters(context.Background(), nc)
+	if errors.Is(err, natsfn.ErrNoDeadLetterStream) {
 		return nil
 	}
 	if err != nil {
@@ -183,7 +183,7 @@ func waitStarted(t testing.TB, inv *inventory, orderID string) {
 	}
 }
 
-var reserveV1 = runtime.DurableName("inventory", "reserve", "orders.created.v1")
+var reserveV1 = natsfn.DurableName("inventory", "reserve", "orders.created.v1")
 
 // atomicString is a string shared between a test and its functions.
 type atomicString struct{ v atomic.Value }

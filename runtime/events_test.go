@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func TestEventHappyPath(t *testing.T) {
@@ -23,7 +23,7 @@ func TestEventHappyPath(t *testing.T) {
 
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	testkit.PublishEvent(t, js, "orders.created.v1", "ord-1", orderCreatedV1{OrderID: "ord-1", Qty: 2},
-		runtime.HeaderCorrelationID, "corr-ord-1", runtime.HeaderTraceParent, traceparent)
+		natsfn.HeaderCorrelationID, "corr-ord-1", natsfn.HeaderTraceParent, traceparent)
 	eventually(t, 10*time.Second, "the order is reserved", func() bool {
 		return len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")) == 1 && settled(t, js, "ORDERS", reserveV1)
 	})
@@ -31,19 +31,19 @@ func TestEventHappyPath(t *testing.T) {
 	out := eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")[0]
 	h := out.Headers()
 	want := map[string]string{
-		runtime.HeaderCESpecVersion: "1.0", runtime.HeaderCEType: "inventory.reserved.v1",
-		runtime.HeaderCESource: "natsfn/inventory/reserve", runtime.HeaderContentType: "application/json",
-		runtime.HeaderCorrelationID: "corr-ord-1", runtime.HeaderTraceParent: traceparent,
+		natsfn.HeaderCESpecVersion: "1.0", natsfn.HeaderCEType: "inventory.reserved.v1",
+		natsfn.HeaderCESource: "natsfn/inventory/reserve", natsfn.HeaderContentType: "application/json",
+		natsfn.HeaderCorrelationID: "corr-ord-1", natsfn.HeaderTraceParent: traceparent,
 	}
 	for k, v := range want {
 		if h.Get(k) != v {
 			t.Errorf("output header %s = %q, want %q", k, h.Get(k), v)
 		}
 	}
-	if h.Get(runtime.HeaderCEID) == "" || h.Get(nats.MsgIdHdr) == "" || h.Get(runtime.HeaderCETime) == "" {
+	if h.Get(natsfn.HeaderCEID) == "" || h.Get(nats.MsgIdHdr) == "" || h.Get(natsfn.HeaderCETime) == "" {
 		t.Errorf("output lacks ce-id, ce-time or Nats-Msg-Id: %v", h)
 	}
-	if _, err := runtime.ParseEvent(h); err != nil {
+	if _, err := natsfn.ParseEvent(h); err != nil {
 		t.Errorf("output is not a valid CloudEvent: %v", err)
 	}
 	var body stockReserved
@@ -93,11 +93,11 @@ func TestEventTransientErrorsBackOffThenDeadLetter(t *testing.T) {
 		t.Errorf("retries came after %s and %s; want backoff of at least 200ms then 400ms", gap1, gap2)
 	}
 	dl := deadLetters(t, nc)[0]
-	if dl.Class != runtime.ClassExhausted || dl.Deliveries != 3 || !strings.Contains(dl.Error, "stock database unreachable") ||
+	if dl.Class != natsfn.ClassExhausted || dl.Deliveries != 3 || !strings.Contains(dl.Error, "stock database unreachable") ||
 		dl.Function != "reserve" || dl.Service != "inventory" || dl.Subject != "orders.created.v1" || dl.Stream != "ORDERS" {
 		t.Errorf("dead letter: %+v", dl)
 	}
-	if dl.Header.Get(runtime.HeaderCEID) != "flaky-1" || !strings.Contains(string(dl.Data), "flaky-1") {
+	if dl.Header.Get(natsfn.HeaderCEID) != "flaky-1" || !strings.Contains(string(dl.Data), "flaky-1") {
 		t.Errorf("dead letter lost the original: %v %s", dl.Header, dl.Data)
 	}
 	eventually(t, 5*time.Second, "the consumer settles", func() bool { return settled(t, js, "ORDERS", reserveV1) })
@@ -123,14 +123,14 @@ func TestEventPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 	testkit.PublishEvent(t, js, "orders.created.v1", "bad-1", map[string]any{"order_id": "bad-1", "qty": 0})
 	eventually(t, 10*time.Second, "both are dead-lettered", func() bool { return len(deadLetters(t, nc)) == 2 })
 
-	byID := map[string]runtime.DeadLetter{}
+	byID := map[string]natsfn.DeadLetter{}
 	for _, d := range deadLetters(t, nc) {
-		byID[d.Header.Get(runtime.HeaderCEID)] = d
+		byID[d.Header.Get(natsfn.HeaderCEID)] = d
 	}
-	if d := byID["perm-1"]; d.Class != runtime.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "discontinued") {
+	if d := byID["perm-1"]; d.Class != natsfn.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "discontinued") {
 		t.Errorf("business rule: %+v", d)
 	}
-	if d := byID["bad-1"]; d.Class != runtime.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "qty") {
+	if d := byID["bad-1"]; d.Class != natsfn.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "qty") {
 		t.Errorf("invalid payload: %+v", d)
 	}
 	if inv.callsFor("perm-1") != 1 || inv.callsFor("bad-1") != 0 {
@@ -147,7 +147,7 @@ func TestDeadLetterReplay(t *testing.T) {
 
 	testkit.PublishEvent(t, js, "orders.created.v1", "once-1", orderCreatedV1{OrderID: "once-1", Qty: 1})
 	eventually(t, 10*time.Second, "dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
-	dlq, err := runtime.OpenDeadLetters(context.Background(), nc)
+	dlq, err := natsfn.OpenDeadLetters(context.Background(), nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +234,8 @@ func TestCrashLoopingEventReachesDeadLettersViaAdvisory(t *testing.T) {
 	startRuntime(t, srv.ClientURL(), cfg, inv.service("1.0.0", "orders.created.v1"))
 	eventually(t, 15*time.Second, "the poison event is dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
 	d := deadLetters(t, nc)[0]
-	if d.Class != runtime.ClassCrashed || d.Deliveries != 2 || d.Function != "reserve" || d.Subject != "orders.created.v1" ||
-		d.Header.Get(runtime.HeaderCEID) != "ord-poison" || !strings.Contains(string(d.Data), "ord-poison") {
+	if d.Class != natsfn.ClassCrashed || d.Deliveries != 2 || d.Function != "reserve" || d.Subject != "orders.created.v1" ||
+		d.Header.Get(natsfn.HeaderCEID) != "ord-poison" || !strings.Contains(string(d.Data), "ord-poison") {
 		t.Fatalf("dead letter: %+v %s", d, d.Data)
 	}
 	if inv.callsFor("ord-poison") != 0 {
@@ -251,23 +251,23 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 	// The producer: a request-triggered function that publishes v1, both, or v2.
 	var phase atomicString
 	phase.Store("v1")
-	create := runtime.Func(runtime.FuncConfig{Name: "create"}, func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
+	create := natsfn.Func(natsfn.FuncConfig{Name: "create"}, func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
 		p := phase.Load()
 		if p == "v1" || p == "both" {
-			if err := runtime.Emit(ctx, "orders.created.v1", in, runtime.WithEventID(in.OrderID)); err != nil {
+			if err := natsfn.Emit(ctx, "orders.created.v1", in, natsfn.WithEventID(in.OrderID)); err != nil {
 				return in, err
 			}
 		}
 		if p == "v2" || p == "both" {
 			v2 := orderCreatedV2{OrderID: in.OrderID, Items: []string{"sku"}}
-			if err := runtime.Emit(ctx, "orders.created.v2", v2, runtime.WithEventID(in.OrderID)); err != nil {
+			if err := natsfn.Emit(ctx, "orders.created.v2", v2, natsfn.WithEventID(in.OrderID)); err != nil {
 				return in, err
 			}
 		}
 		return in, nil
 	})
-	startRuntime(t, srv.ClientURL(), replicaConfig(), runtime.Service{Name: "orders", Version: "1.0.0",
-		Functions: []*runtime.Function{create}, Streams: eventStreams})
+	startRuntime(t, srv.ClientURL(), replicaConfig(), natsfn.Service{Name: "orders", Version: "1.0.0",
+		Functions: []*natsfn.Function{create}, Streams: eventStreams})
 	// The consumer in both versions, running side by side as during a rollout.
 	inv := newInventory()
 	startRuntime(t, srv.ClientURL(), replicaConfig(), inv.service("1.0.0", "orders.created.v1"))
@@ -275,12 +275,12 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 
 	order := func(id string) {
 		t.Helper()
-		out, err := runtime.Call[orderCreatedV1](context.Background(), nc, "orders.create", orderCreatedV1{OrderID: id, Qty: 1})
+		out, err := natsfn.Call[orderCreatedV1](context.Background(), nc, "orders.create", orderCreatedV1{OrderID: id, Qty: 1})
 		if err != nil || out.OrderID != id {
 			t.Fatalf("create %s: %+v %v", id, out, err)
 		}
 	}
-	reserveV2 := runtime.DurableName("inventory", "reserve", "orders.created.v2")
+	reserveV2 := natsfn.DurableName("inventory", "reserve", "orders.created.v2")
 	settle := func(what string, n int) {
 		t.Helper()
 		eventually(t, 20*time.Second, what, func() bool {
@@ -318,8 +318,8 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 	}
 	ids := map[string][]string{}
 	for _, m := range append(v1, v2...) {
-		id := m.Headers().Get(runtime.HeaderCEID)
-		ids[id] = append(ids[id], m.Headers().Get(runtime.HeaderCEType)+" "+m.Headers().Get(nats.MsgIdHdr))
+		id := m.Headers().Get(natsfn.HeaderCEID)
+		ids[id] = append(ids[id], m.Headers().Get(natsfn.HeaderCEType)+" "+m.Headers().Get(nats.MsgIdHdr))
 	}
 	for _, id := range []string{"m-3", "m-4", "m-5"} {
 		if len(ids[id]) != 2 || ids[id][0] == ids[id][1] {
@@ -386,7 +386,7 @@ func TestInvalidCloudEventIsDeadLettered(t *testing.T) {
 	js := jsFor(t, nc)
 
 	msg := nats.NewMsg("orders.created.v1")
-	msg.Header.Set(runtime.HeaderCESpecVersion, "0.3")
+	msg.Header.Set(natsfn.HeaderCESpecVersion, "0.3")
 	msg.Data = []byte(`{"order_id":"x","qty":1}`)
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
@@ -408,7 +408,7 @@ func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 	var calls atomic.Int64
-	slow := runtime.Func(runtime.FuncConfig{Name: "slow", On: []string{"orders.created.v1"}},
+	slow := natsfn.Func(natsfn.FuncConfig{Name: "slow", On: []string{"orders.created.v1"}},
 		func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
 			calls.Add(1)
 			select { // three times AckWait: only progress signals keep it ours
@@ -418,11 +418,11 @@ func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
 			return in, ctx.Err()
 		})
 	cfg := replicaConfig() // AckWait 1s
-	startRuntime(t, srv.ClientURL(), cfg, runtime.Service{Name: "slowpoke", Version: "1.0.0",
-		Functions: []*runtime.Function{slow}, Streams: eventStreams})
+	startRuntime(t, srv.ClientURL(), cfg, natsfn.Service{Name: "slowpoke", Version: "1.0.0",
+		Functions: []*natsfn.Function{slow}, Streams: eventStreams})
 
 	testkit.PublishEvent(t, js, "orders.created.v1", "long-1", orderCreatedV1{OrderID: "long-1", Qty: 1})
-	durable := runtime.DurableName("slowpoke", "slow", "orders.created.v1")
+	durable := natsfn.DurableName("slowpoke", "slow", "orders.created.v1")
 	eventually(t, 15*time.Second, "the long invocation is acknowledged", func() bool { return calls.Load() > 0 && settled(t, js, "ORDERS", durable) })
 	c, err := js.Consumer(context.Background(), "ORDERS", durable)
 	if err != nil {
@@ -453,8 +453,8 @@ func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
 	})
 	again := nats.NewMsg("orders.created.v1")
 	again.Data = []byte(`{"order_id":"idem-1","qty":1}`)
-	for k, v := range map[string]string{runtime.HeaderCESpecVersion: "1.0", runtime.HeaderCEID: "idem-1",
-		runtime.HeaderCESource: "test", runtime.HeaderCEType: "orders.created.v1", nats.MsgIdHdr: "idem-1|replayed"} {
+	for k, v := range map[string]string{natsfn.HeaderCESpecVersion: "1.0", natsfn.HeaderCEID: "idem-1",
+		natsfn.HeaderCESource: "test", natsfn.HeaderCEType: "orders.created.v1", nats.MsgIdHdr: "idem-1|replayed"} {
 		again.Header.Set(k, v)
 	}
 	if _, err := js.PublishMsg(context.Background(), again); err != nil {
@@ -466,7 +466,7 @@ func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
 	if n := len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")); n != 1 {
 		t.Errorf("%d inventory.reserved.v1 events, want the derived id to keep one", n)
 	}
-	kv, err := js.KeyValue(context.Background(), runtime.ClaimsBucket)
+	kv, err := js.KeyValue(context.Background(), natsfn.ClaimsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -26,17 +26,17 @@ func Example() {
 	greet := func(ctx context.Context, in GreetRequest) (GreetReply, error) {
 		return GreetReply{Greeting: "Hello, " + in.Name}, nil
 	}
-	rt, _ := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: discardLogger()}, runtime.Service{
+	rt, _ := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: discardLogger()}, natsfn.Service{
 		Name: "greeter", Version: "1.0.0", Description: "Greets people",
-		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "greet"}, greet)},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "greet"}, greet)},
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	go rt.Run(ctx) // until ctx ends; SIGTERM handling is the caller's
 	<-rt.Started()
 
-	reply, _ := runtime.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{Name: "Ada"})
+	reply, _ := natsfn.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{Name: "Ada"})
 	fmt.Println(reply.Greeting)
-	_, err := runtime.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{})
+	_, err := natsfn.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{})
 	fmt.Println(err)
 	stop()
 	// Output:

@@ -1,4 +1,4 @@
-package runtime
+package natsfn
 
 import (
 	"encoding/json"

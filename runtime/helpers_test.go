@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func startNATS(t testing.TB) *server.Server { return testkit.StartNATS(t) }
@@ -31,14 +31,14 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 type running struct {
-	rt   *runtime.Runtime
+	rt   *natsfn.Runtime
 	logs *testkit.Buffer
 	stop context.CancelFunc
 	done chan error
 }
 
 // startRuntime runs a runtime until the test ends and waits until it serves.
-func startRuntime(t testing.TB, url string, cfg runtime.Config, services ...runtime.Service) *running {
+func startRuntime(t testing.TB, url string, cfg natsfn.Config, services ...natsfn.Service) *running {
 	t.Helper()
 	logs := &testkit.Buffer{}
 	if cfg.Logger == nil {
@@ -49,7 +49,7 @@ func startRuntime(t testing.TB, url string, cfg runtime.Config, services ...runt
 	if cfg.ReconnectWait == 0 {
 		cfg.ReconnectWait = 20 * time.Millisecond
 	}
-	rt, err := runtime.New(cfg, services...)
+	rt, err := natsfn.New(cfg, services...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +123,11 @@ func totals(s micro.Stats, function string) (requests, errs int, processing time
 	return
 }
 
-func asError(t testing.TB, err error) *runtime.Error {
+func asError(t testing.TB, err error) *natsfn.Error {
 	t.Helper()
-	var e *runtime.Error
+	var e *natsfn.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("want *runtime.Error, got %T: %v", err, err)
+		t.Fatalf("want *natsfn.Error, got %T: %v", err, err)
 	}
 	return e
 }

@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type keyIn struct {
@@ -23,44 +23,44 @@ func TestInvalidKeysAreClientErrors(t *testing.T) {
 	srv := startNATS(t)
 	const bucket = "keys"
 	read := func(ctx context.Context, in keyIn) (helloOut, error) {
-		kv, err := runtime.KV(ctx, bucket)
+		kv, err := natsfn.KV(ctx, bucket)
 		if err != nil {
 			return helloOut{}, err
 		}
-		v, err := runtime.GetJSON[helloOut](ctx, kv, "k."+in.Key)
-		if err != nil && !errors.Is(err, runtime.ErrKeyNotFound) {
+		v, err := natsfn.GetJSON[helloOut](ctx, kv, "k."+in.Key)
+		if err != nil && !errors.Is(err, natsfn.ErrKeyNotFound) {
 			return helloOut{}, err
 		}
 		return v, nil
 	}
 	write := func(ctx context.Context, in keyIn) (helloOut, error) {
-		kv, err := runtime.KV(ctx, bucket)
+		kv, err := natsfn.KV(ctx, bucket)
 		if err != nil {
 			return helloOut{}, err
 		}
 		_, err = kv.Put(ctx, "k."+in.Key, []byte(`{}`))
 		return helloOut{}, err
 	}
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{
-		Name: "keys", Version: "1.0.0", Buckets: []runtime.Bucket{{Name: bucket}},
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "read"}, read),
-			runtime.Func(runtime.FuncConfig{Name: "write"}, write),
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{
+		Name: "keys", Version: "1.0.0", Buckets: []natsfn.Bucket{{Name: bucket}},
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "read"}, read),
+			natsfn.Func(natsfn.FuncConfig{Name: "write"}, write),
 		},
 	})
 	nc := connectClient(t, srv)
 	for _, subject := range []string{"keys.read", "keys.write"} {
 		for _, key := range []string{"*", ">", "a b", "", "a..b", "\x00"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := runtime.Call[helloOut](ctx, nc, subject, keyIn{Key: key})
+			_, err := natsfn.Call[helloOut](ctx, nc, subject, keyIn{Key: key})
 			cancel()
 			e := asError(t, err)
-			if e.Code != runtime.CodeInvalid || len(e.Details) == 0 || e.Details[0].Field == "" {
+			if e.Code != natsfn.CodeInvalid || len(e.Details) == 0 || e.Details[0].Field == "" {
 				t.Errorf("%s with key %q: %d %s; want a 400 naming the field", subject, key, e.Code, e)
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := runtime.Call[helloOut](ctx, nc, subject, keyIn{Key: "fine-1"}); err != nil {
+		if _, err := natsfn.Call[helloOut](ctx, nc, subject, keyIn{Key: "fine-1"}); err != nil {
 			t.Errorf("%s with a good key: %v", subject, err)
 		}
 		cancel()
@@ -85,8 +85,8 @@ func TestBucketsAreTheRuntimesStreams(t *testing.T) {
 	}
 	var calls atomic.Int64
 	svc := greeter(&calls)
-	svc.Buckets = []runtime.Bucket{{Name: "old"}, {Name: "new", History: 3, TTL: time.Hour}}
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, svc)
+	svc.Buckets = []natsfn.Bucket{{Name: "old"}, {Name: "new", History: 3, TTL: time.Hour}}
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, svc)
 	for _, b := range []string{"old", "new"} {
 		s, err := js.Stream(ctx, "KV_"+b)
 		if err != nil {
@@ -123,10 +123,10 @@ func TestDeclaringAgainChangesNothing(t *testing.T) {
 	}
 	var calls atomic.Int64
 	svc := greeter(&calls)
-	svc.Buckets = []runtime.Bucket{{Name: "again", TTL: time.Hour}}
-	svc.Streams = []runtime.Stream{{Name: "AGAIN", Subjects: []string{"again.>"}}}
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, svc)
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, svc)
+	svc.Buckets = []natsfn.Bucket{{Name: "again", TTL: time.Hour}}
+	svc.Streams = []natsfn.Stream{{Name: "AGAIN", Subjects: []string{"again.>"}}}
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, svc)
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, svc)
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -52,9 +52,9 @@ func (g *gate) waitEntered(t *testing.T, n int) {
 	}
 }
 
-func gatedService(g *gate, concurrency int) runtime.Service {
-	return runtime.Service{Name: "gated", Version: "1.0.0", Functions: []*runtime.Function{
-		runtime.Func(runtime.FuncConfig{Name: "work", Concurrency: concurrency}, g.fn),
+func gatedService(g *gate, concurrency int) natsfn.Service {
+	return natsfn.Service{Name: "gated", Version: "1.0.0", Functions: []*natsfn.Function{
+		natsfn.Func(natsfn.FuncConfig{Name: "work", Concurrency: concurrency}, g.fn),
 	}}
 }
 
@@ -66,7 +66,7 @@ func callAll(nc *nats.Conn, n int) []error {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			_, errs[i] = runtime.Call[helloOut](ctx, nc, "gated.work", helloIn{Name: "x"})
+			_, errs[i] = natsfn.Call[helloOut](ctx, nc, "gated.work", helloIn{Name: "x"})
 		})
 	}
 	wg.Wait()
@@ -77,7 +77,7 @@ func TestConcurrentInvocationsOverlapAndStatsAddUp(t *testing.T) {
 	const n = 4
 	srv := startNATS(t)
 	g := newGate()
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, gatedService(g, n))
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, gatedService(g, n))
 	nc := connectClient(t, srv)
 
 	done := make(chan []error)
@@ -118,12 +118,12 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 		}
 		return helloOut{Greeting: in.Name}, nil
 	}
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "mixed", Version: "1.0.0",
-		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "work", Concurrency: 2}, work)}})
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "mixed", Version: "1.0.0",
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "work", Concurrency: 2}, work)}})
 	nc := connectClient(t, srv)
 	slow := make(chan error, 1)
 	go func() {
-		_, err := runtime.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
+		_, err := natsfn.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
 		slow <- err
 	}()
 	eventually(t, 5*time.Second, "the slow request holds a reader", func() bool {
@@ -140,7 +140,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 	// waits behind it (with one micro endpoint per reader and random spreading, about
 	// half of them would).
 	for i := range 20 {
-		if _, err := runtime.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {
+		if _, err := natsfn.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {
 			t.Fatalf("fast request %d waited behind the slow one: %v", i, err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 func TestConcurrencyOneRunsOneAtATime(t *testing.T) {
 	srv := startNATS(t)
 	g := newGate()
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, gatedService(g, 1))
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, gatedService(g, 1))
 	nc := connectClient(t, srv)
 
 	done := make(chan []error)
@@ -176,12 +176,12 @@ func TestConcurrencyOneRunsOneAtATime(t *testing.T) {
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	srv := startNATS(t)
 	g := newGate()
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{ShutdownTimeout: 10 * time.Second}, gatedService(g, 2))
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{ShutdownTimeout: 10 * time.Second}, gatedService(g, 2))
 	nc := connectClient(t, srv)
 
 	reply := make(chan error, 1)
 	go func() {
-		_, err := runtime.Call[helloOut](ctxFor(t, 10*time.Second), nc, "gated.work", helloIn{Name: "in-flight"})
+		_, err := natsfn.Call[helloOut](ctxFor(t, 10*time.Second), nc, "gated.work", helloIn{Name: "in-flight"})
 		reply <- err
 	}()
 	g.waitEntered(t, 1)
@@ -217,7 +217,7 @@ func TestServesAgainAfterServerRestart(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 	url := srv.ClientURL()
 	var calls atomic.Int64
-	r := startRuntime(t, url, runtime.Config{}, greeter(&calls))
+	r := startRuntime(t, url, natsfn.Config{}, greeter(&calls))
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
@@ -232,7 +232,7 @@ func TestServesAgainAfterServerRestart(t *testing.T) {
 	eventually(t, 10*time.Second, "the function serves again after the restart", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		_, err := runtime.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "again"})
+		_, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "again"})
 		return err == nil
 	})
 	if !r.rt.Ready() {
@@ -246,7 +246,7 @@ func TestServesAgainAfterServerRestart(t *testing.T) {
 func TestAdminServer(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{AdminAddr: "127.0.0.1:0"}, greeter(&calls))
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{AdminAddr: "127.0.0.1:0"}, greeter(&calls))
 	nc := connectClient(t, srv)
 	base := "http://" + r.rt.AdminAddr()
 
@@ -257,11 +257,11 @@ func TestAdminServer(t *testing.T) {
 		t.Fatalf("/readyz = %d", code)
 	}
 	for range 2 {
-		if _, err := runtime.Call[helloOut](context.Background(), nc, "greeter.hello", helloIn{Name: "m"}); err != nil {
+		if _, err := natsfn.Call[helloOut](context.Background(), nc, "greeter.hello", helloIn{Name: "m"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _ = runtime.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: "notfound"})
+	_, _ = natsfn.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: "notfound"})
 	_, body := get(t, base+"/metrics")
 	for _, want := range []string{
 		`natsfn_invocations_total{service="greeter",function="hello",outcome="ok",code="200"} 2`,
@@ -297,7 +297,7 @@ func get(t *testing.T, url string) (int, string) {
 	return code, body
 }
 
-func metricValue(t testing.TB, rt *runtime.Runtime, name string) float64 {
+func metricValue(t testing.TB, rt *natsfn.Runtime, name string) float64 {
 	t.Helper()
 	var sb strings.Builder
 	rt.Metrics().WritePrometheus(&sb)

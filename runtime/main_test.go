@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // TestMain doubles as a replica process: tests start the test binary again
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // itself at NATSFN_TEST_CRASH_AT.
 func runReplica() int {
 	crashAt := os.Getenv("NATSFN_TEST_CRASH_AT")
-	runtime.SetCrashPoint(func(point string) {
+	natsfn.SetCrashPoint(func(point string) {
 		if point == crashAt {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
@@ -44,7 +44,7 @@ func runReplica() int {
 		cfg.Events.MaxDeliver = n
 	}
 	inv := newInventory()
-	rt, err := runtime.New(cfg, inv.service("1.0.0", "orders.created.v1"))
+	rt, err := natsfn.New(cfg, inv.service("1.0.0", "orders.created.v1"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -61,8 +61,8 @@ func runReplica() int {
 
 // replicaConfig is the event configuration shared by the test runtimes and
 // the replica processes: short waits, so crashes are noticed quickly.
-func replicaConfig() runtime.Config {
-	return runtime.Config{Events: runtime.EventsConfig{
+func replicaConfig() natsfn.Config {
+	return natsfn.Config{Events: natsfn.EventsConfig{
 		AckWait: time.Second, MaxDeliver: 3, RetryMin: 100 * time.Millisecond, RetryMax: time.Second,
 	}}
 }

@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type (
@@ -32,36 +32,36 @@ type (
 
 // greeter is the service most tests run: hello greets, fail returns the error
 // its input names, and calls counts how often a function body really ran.
-func greeter(calls *atomic.Int64) runtime.Service {
+func greeter(calls *atomic.Int64) natsfn.Service {
 	hello := func(ctx context.Context, in helloIn) (helloOut, error) {
 		calls.Add(1)
-		runtime.Logger(ctx).Info().Str("name", in.Name).Msg("greeting")
+		natsfn.Logger(ctx).Info().Str("name", in.Name).Msg("greeting")
 		return helloOut{Greeting: strings.Repeat("hello "+in.Name+"! ", max(in.Times, 1))}, nil
 	}
 	fail := func(ctx context.Context, in failIn) (helloOut, error) {
 		calls.Add(1)
 		switch in.Kind {
 		case "notfound":
-			return helloOut{}, runtime.NotFound("no greeting for %q", "bob")
+			return helloOut{}, natsfn.NotFound("no greeting for %q", "bob")
 		case "conflict":
-			return helloOut{}, runtime.Conflict("already greeted")
+			return helloOut{}, natsfn.Conflict("already greeted")
 		case "rule":
-			return helloOut{}, runtime.Rule("greetings are closed on Sundays")
+			return helloOut{}, natsfn.Rule("greetings are closed on Sundays")
 		case "unavailable":
-			return helloOut{}, runtime.Unavailable("greeting provider down")
+			return helloOut{}, natsfn.Unavailable("greeting provider down")
 		case "wrapped":
-			return helloOut{}, fmt.Errorf("looking up: %w", runtime.NotFound("gone"))
+			return helloOut{}, fmt.Errorf("looking up: %w", natsfn.NotFound("gone"))
 		case "panic":
 			panic("boom")
 		default:
 			return helloOut{}, errors.New("db password is hunter2")
 		}
 	}
-	return runtime.Service{
+	return natsfn.Service{
 		Name: "greeter", Version: "1.2.3", Description: "Says hello",
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "hello", Description: "Greets someone"}, hello),
-			runtime.Func(runtime.FuncConfig{Name: "fail", Subject: "greeter.failures"}, fail),
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "hello", Description: "Greets someone"}, hello),
+			natsfn.Func(natsfn.FuncConfig{Name: "fail", Subject: "greeter.failures"}, fail),
 		},
 	}
 }
@@ -69,7 +69,7 @@ func greeter(calls *atomic.Int64) runtime.Service {
 func TestDiscoveryPublishesSchemas(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
-	startRuntime(t, srv.ClientURL(), runtime.Config{Concurrency: 2}, greeter(&calls))
+	startRuntime(t, srv.ClientURL(), natsfn.Config{Concurrency: 2}, greeter(&calls))
 	nc := connectClient(t, srv)
 
 	ping, err := nc.Request("$SRV.PING.greeter", nil, 2*time.Second)
@@ -129,7 +129,7 @@ func TestDiscoveryPublishesSchemas(t *testing.T) {
 	if err != nil || reply.Header.Get(micro.ErrorCodeHeader) != "400" {
 		t.Fatalf("request to %s: %v %v", e.Subject, err, reply)
 	}
-	if out, err := runtime.Call[helloOut](context.Background(), nc, e.Subject, helloIn{Name: "newcomer"}); err != nil || out.Greeting == "" {
+	if out, err := natsfn.Call[helloOut](context.Background(), nc, e.Subject, helloIn{Name: "newcomer"}); err != nil || out.Greeting == "" {
 		t.Fatalf("request to %s: %v %+v", e.Subject, err, out)
 	}
 }
@@ -137,12 +137,12 @@ func TestDiscoveryPublishesSchemas(t *testing.T) {
 func TestRequestReplyAndStats(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, greeter(&calls))
 	nc := connectClient(t, srv)
 	ctx := context.Background()
 
 	for i := range 5 {
-		out, err := runtime.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "ada", Times: 1 + i%2})
+		out, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "ada", Times: 1 + i%2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,12 +151,12 @@ func TestRequestReplyAndStats(t *testing.T) {
 		}
 	}
 	for range 3 {
-		if _, err := runtime.Call[helloOut](ctx, nc, "greeter.failures", failIn{Kind: "conflict"}); err == nil {
+		if _, err := natsfn.Call[helloOut](ctx, nc, "greeter.failures", failIn{Kind: "conflict"}); err == nil {
 			t.Fatal("want an error")
 		}
 	}
 	// One invalid request: counted as a request and an error, never run.
-	if _, err := runtime.Call[helloOut](ctx, nc, "greeter.hello", map[string]any{"name": ""}); err == nil {
+	if _, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", map[string]any{"name": ""}); err == nil {
 		t.Fatal("want a validation error")
 	}
 
@@ -172,7 +172,7 @@ func TestRequestReplyAndStats(t *testing.T) {
 func TestInvalidInputIs400WithFields(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, greeter(&calls))
 	nc := connectClient(t, srv)
 
 	cases := []struct {
@@ -200,7 +200,7 @@ func TestInvalidInputIs400WithFields(t *testing.T) {
 			if code := msg.Header.Get(micro.ErrorCodeHeader); code != "400" {
 				t.Fatalf("code = %q (%s), want 400", code, msg.Data)
 			}
-			var body runtime.Error
+			var body natsfn.Error
 			if err := json.Unmarshal(msg.Data, &body); err != nil {
 				t.Fatalf("error body is not JSON: %s", msg.Data)
 			}
@@ -223,7 +223,7 @@ func TestInvalidInputIs400WithFields(t *testing.T) {
 func TestTypedErrorsKeepTheirCode(t *testing.T) {
 	srv := startNATS(t)
 	var calls atomic.Int64
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{}, greeter(&calls))
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{}, greeter(&calls))
 	nc := connectClient(t, srv)
 
 	cases := map[string]struct {
@@ -231,17 +231,17 @@ func TestTypedErrorsKeepTheirCode(t *testing.T) {
 		sentinel error
 		message  string
 	}{
-		"notfound":    {404, runtime.ErrNotFound, `no greeting for "bob"`},
-		"conflict":    {409, runtime.ErrConflict, "already greeted"},
-		"rule":        {422, runtime.ErrRule, "greetings are closed on Sundays"},
-		"unavailable": {503, runtime.ErrUnavailable, "greeting provider down"},
-		"wrapped":     {404, runtime.ErrNotFound, "gone"},
-		"plain":       {500, runtime.ErrInternal, "internal error"},
-		"panic":       {500, runtime.ErrInternal, "internal error"},
+		"notfound":    {404, natsfn.ErrNotFound, `no greeting for "bob"`},
+		"conflict":    {409, natsfn.ErrConflict, "already greeted"},
+		"rule":        {422, natsfn.ErrRule, "greetings are closed on Sundays"},
+		"unavailable": {503, natsfn.ErrUnavailable, "greeting provider down"},
+		"wrapped":     {404, natsfn.ErrNotFound, "gone"},
+		"plain":       {500, natsfn.ErrInternal, "internal error"},
+		"panic":       {500, natsfn.ErrInternal, "internal error"},
 	}
 	for kind, want := range cases {
 		t.Run(kind, func(t *testing.T) {
-			_, err := runtime.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: kind})
+			_, err := natsfn.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: kind})
 			e := asError(t, err)
 			if e.Code != want.code || e.Message != want.message || !errors.Is(err, want.sentinel) {
 				t.Fatalf("got %d %q, want %d %q", e.Code, e.Message, want.code, want.message)
@@ -263,18 +263,18 @@ func TestTypedErrorsKeepTheirCode(t *testing.T) {
 func TestNoRespondersAndTimeoutsAreTyped(t *testing.T) {
 	srv := startNATS(t)
 	nc := connectClient(t, srv)
-	_, err := runtime.Call[helloOut](context.Background(), nc, "nobody.home", helloIn{Name: "x"})
+	_, err := natsfn.Call[helloOut](context.Background(), nc, "nobody.home", helloIn{Name: "x"})
 	if e := asError(t, err); e.Code != 503 {
 		t.Fatalf("no responders: %v", err)
 	}
 
-	slow := runtime.Func(runtime.FuncConfig{Name: "slow", Timeout: 50 * time.Millisecond},
+	slow := natsfn.Func(natsfn.FuncConfig{Name: "slow", Timeout: 50 * time.Millisecond},
 		func(ctx context.Context, in helloIn) (helloOut, error) {
 			<-ctx.Done() // a well-behaved function stops when its context ends
 			return helloOut{}, ctx.Err()
 		})
-	startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "slowpoke", Version: "0.1.0", Functions: []*runtime.Function{slow}})
-	_, err = runtime.Call[helloOut](context.Background(), nc, "slowpoke.slow", helloIn{Name: "x"})
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "slowpoke", Version: "0.1.0", Functions: []*natsfn.Function{slow}})
+	_, err = natsfn.Call[helloOut](context.Background(), nc, "slowpoke.slow", helloIn{Name: "x"})
 	if e := asError(t, err); e.Code != 504 {
 		t.Fatalf("function timeout: %v", err)
 	}
@@ -287,29 +287,29 @@ func TestCorrelationIDTravels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := runtime.Func(runtime.FuncConfig{Name: "send"}, func(ctx context.Context, in helloIn) (helloOut, error) {
-		runtime.Logger(ctx).Info().Msg("sending")
-		return helloOut{Greeting: "sent"}, runtime.Publish(ctx, "greetings.sent", in)
+	send := natsfn.Func(natsfn.FuncConfig{Name: "send"}, func(ctx context.Context, in helloIn) (helloOut, error) {
+		natsfn.Logger(ctx).Info().Msg("sending")
+		return helloOut{Greeting: "sent"}, natsfn.Publish(ctx, "greetings.sent", in)
 	})
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{}, runtime.Service{Name: "mailer", Version: "1.0.0", Functions: []*runtime.Function{send}})
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "mailer", Version: "1.0.0", Functions: []*natsfn.Function{send}})
 
 	// Given: the id travels from the caller.
-	ctx := runtime.WithCorrelationID(context.Background(), "corr-123")
+	ctx := natsfn.WithCorrelationID(context.Background(), "corr-123")
 	msg := nats.NewMsg("mailer.send")
-	msg.Header.Set(runtime.HeaderCorrelationID, "corr-123")
+	msg.Header.Set(natsfn.HeaderCorrelationID, "corr-123")
 	msg.Data = []byte(`{"name":"ada"}`)
 	reply, err := nc.RequestMsgWithContext(ctxWithTimeout(t, ctx), msg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := reply.Header.Get(runtime.HeaderCorrelationID); got != "corr-123" {
+	if got := reply.Header.Get(natsfn.HeaderCorrelationID); got != "corr-123" {
 		t.Errorf("reply correlation id = %q", got)
 	}
 	ev, err := events.NextMsg(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ev.Header.Get(runtime.HeaderCorrelationID); got != "corr-123" {
+	if got := ev.Header.Get(natsfn.HeaderCorrelationID); got != "corr-123" {
 		t.Errorf("published message correlation id = %q", got)
 	}
 	var fnLine, invLine bool
@@ -329,7 +329,7 @@ func TestCorrelationIDTravels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reply.Header.Get(runtime.HeaderCorrelationID) == "" {
+	if reply.Header.Get(natsfn.HeaderCorrelationID) == "" {
 		t.Error("no correlation id generated")
 	}
 }
@@ -341,28 +341,28 @@ func ctxWithTimeout(t *testing.T, ctx context.Context) context.Context {
 }
 
 func TestConfigValidation(t *testing.T) {
-	bad := runtime.Func(runtime.FuncConfig{Name: "no spaces"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
-	good := runtime.Func(runtime.FuncConfig{Name: "ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
+	bad := natsfn.Func(natsfn.FuncConfig{Name: "no spaces"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
+	good := natsfn.Func(natsfn.FuncConfig{Name: "ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
 	cases := map[string]struct {
-		cfg  runtime.Config
-		svcs []runtime.Service
+		cfg  natsfn.Config
+		svcs []natsfn.Service
 		want string
 	}{
-		"bad function name": {runtime.Config{}, []runtime.Service{{Name: "s", Version: "1.0.0", Functions: []*runtime.Function{bad}}}, "function name"},
-		"bad version":       {runtime.Config{}, []runtime.Service{{Name: "s", Version: "one", Functions: []*runtime.Function{good}}}, "semantic version"},
-		"no functions":      {runtime.Config{}, []runtime.Service{{Name: "s", Version: "1.0.0"}}, "no functions"},
-		"negative conc":     {runtime.Config{Concurrency: -1}, nil, "concurrency"},
-		"stream captures a request subject": {runtime.Config{}, []runtime.Service{
-			{Name: "a", Version: "1.0.0", Functions: []*runtime.Function{good}, Streams: []runtime.Stream{{Name: "A", Subjects: []string{"a.>"}}}},
+		"bad function name": {natsfn.Config{}, []natsfn.Service{{Name: "s", Version: "1.0.0", Functions: []*natsfn.Function{bad}}}, "function name"},
+		"bad version":       {natsfn.Config{}, []natsfn.Service{{Name: "s", Version: "one", Functions: []*natsfn.Function{good}}}, "semantic version"},
+		"no functions":      {natsfn.Config{}, []natsfn.Service{{Name: "s", Version: "1.0.0"}}, "no functions"},
+		"negative conc":     {natsfn.Config{Concurrency: -1}, nil, "concurrency"},
+		"stream captures a request subject": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good}, Streams: []natsfn.Stream{{Name: "A", Subjects: []string{"a.>"}}}},
 		}, "captured by stream A"},
-		"same subject twice": {runtime.Config{}, []runtime.Service{
-			{Name: "a", Version: "1.0.0", Functions: []*runtime.Function{good}},
-			{Name: "b", Version: "1.0.0", Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "x", Subject: "a.ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })}},
+		"same subject twice": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good}},
+			{Name: "b", Version: "1.0.0", Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "x", Subject: "a.ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })}},
 		}, "used by"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := runtime.New(c.cfg, c.svcs...)
+			_, err := natsfn.New(c.cfg, c.svcs...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error about %q", err, c.want)
 			}

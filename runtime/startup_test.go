@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -16,25 +16,25 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
 // eventService uses every kind of start-up step: a stream, a bucket, a
 // trigger (consumer, dead letters, advisories).
-func eventService() runtime.Service {
+func eventService() natsfn.Service {
 	echo := func(_ context.Context, in helloIn) (helloOut, error) { return helloOut{Greeting: in.Name}, nil }
-	return runtime.Service{
+	return natsfn.Service{
 		Name: "startup", Version: "1.0.0",
-		Functions: []*runtime.Function{runtime.Func(runtime.FuncConfig{Name: "echo", On: []string{"startup.said.v1"}}, echo)},
-		Streams:   []runtime.Stream{{Name: "STARTUP", Subjects: []string{"startup.said.>"}}},
-		Buckets:   []runtime.Bucket{{Name: "startup_state"}},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "echo", On: []string{"startup.said.v1"}}, echo)},
+		Streams:   []natsfn.Stream{{Name: "STARTUP", Subjects: []string{"startup.said.>"}}},
+		Buckets:   []natsfn.Bucket{{Name: "startup_state"}},
 	}
 }
 
 // runUntilStopped runs rt and returns what Run returned, failing the test if
 // it neither stops nor starts in time.
-func runUntilStopped(t *testing.T, rt *runtime.Runtime, within time.Duration) error {
+func runUntilStopped(t *testing.T, rt *natsfn.Runtime, within time.Duration) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -61,7 +61,7 @@ func TestStartupStopsForGoodWhenWaitingCannotHelp(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		prepare func(t *testing.T, js jetstream.JetStream)
-		events  runtime.EventsConfig
+		events  natsfn.EventsConfig
 		noJS    bool
 		want    []string
 	}{
@@ -87,7 +87,7 @@ func TestStartupStopsForGoodWhenWaitingCannotHelp(t *testing.T) {
 		},
 		{
 			name:   "three replicas on a server that is not clustered",
-			events: runtime.EventsConfig{Replicas: 3},
+			events: natsfn.EventsConfig{Replicas: 3},
 			want:   []string{"stream STARTUP", "not clustered", "--replicas 1"},
 		},
 		{
@@ -106,13 +106,13 @@ func TestStartupStopsForGoodWhenWaitingCannotHelp(t *testing.T) {
 				js, _ := jetstream.New(testkit.Connect(t, srv.ClientURL()))
 				tc.prepare(t, js)
 			}
-			rt, err := runtime.New(runtime.Config{URL: srv.ClientURL(), Logger: discardLogger(), Events: tc.events}, eventService())
+			rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: discardLogger(), Events: tc.events}, eventService())
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = runUntilStopped(t, rt, 20*time.Second)
 			t.Log(err)
-			if !errors.Is(err, runtime.ErrStartup) {
+			if !errors.Is(err, natsfn.ErrStartup) {
 				t.Fatalf("Run = %v; want an error wrapping ErrStartup", err)
 			}
 			for _, w := range tc.want {
@@ -132,12 +132,12 @@ func TestStartupStopsForGoodWhenPermissionIsDenied(t *testing.T) {
 		Users: []*server.User{{Username: "fn", Password: "pw", Permissions: &server.Permissions{
 			Publish: &server.SubjectPermission{Allow: []string{"$SRV.>", "_INBOX.>", "startup.>", "$JS.API.INFO"}},
 		}}}})
-	rt, err := runtime.New(runtime.Config{URL: "nats://fn:pw@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, eventService())
+	rt, err := natsfn.New(natsfn.Config{URL: "nats://fn:pw@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, eventService())
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = runUntilStopped(t, rt, 30*time.Second)
-	if !errors.Is(err, runtime.ErrStartup) || !strings.Contains(err.Error(), "permission") || !strings.Contains(err.Error(), "natsfn nats-config") {
+	if !errors.Is(err, natsfn.ErrStartup) || !strings.Contains(err.Error(), "permission") || !strings.Contains(err.Error(), "natsfn nats-config") {
 		t.Fatalf("Run = %v; want ErrStartup naming the missing permission and natsfn nats-config", err)
 	}
 	if !strings.Contains(err.Error(), "$JS.API.STREAM") {
@@ -148,12 +148,12 @@ func TestStartupStopsForGoodWhenPermissionIsDenied(t *testing.T) {
 func TestStartupStopsForGoodOnWrongCredentials(t *testing.T) {
 	srv := startServer(t, &server.Options{Username: "fn", Password: "right"})
 	var calls atomic.Int64
-	rt, err := runtime.New(runtime.Config{URL: "nats://fn:wrong@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, greeter(&calls))
+	rt, err := natsfn.New(natsfn.Config{URL: "nats://fn:wrong@" + strings.TrimPrefix(srv.ClientURL(), "nats://"), Logger: discardLogger()}, greeter(&calls))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = runUntilStopped(t, rt, 20*time.Second)
-	if !errors.Is(err, runtime.ErrStartup) || !strings.Contains(err.Error(), "credentials") {
+	if !errors.Is(err, natsfn.ErrStartup) || !strings.Contains(err.Error(), "credentials") {
 		t.Fatalf("Run = %v; want ErrStartup about the credentials", err)
 	}
 	if strings.Contains(err.Error(), "wrong") {
@@ -169,7 +169,7 @@ func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 	adminAddr := "127.0.0.1:" + itoa(testkit.FreePort(t))
 	logs := &testkit.Buffer{}
 	l := zerolog.New(logs)
-	rt, err := runtime.New(runtime.Config{
+	rt, err := natsfn.New(natsfn.Config{
 		URL: "nats://127.0.0.1:" + itoa(port), AdminAddr: adminAddr, Logger: &l,
 		ConnectBackoffMin: 10 * time.Millisecond, ConnectBackoffMax: 100 * time.Millisecond,
 	}, eventService())
@@ -186,7 +186,7 @@ func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 		}
 	}()
 	var body struct {
-		WaitingFor runtime.Waiting `json:"waiting_for"`
+		WaitingFor natsfn.Waiting `json:"waiting_for"`
 	}
 	eventually(t, 10*time.Second, "/readyz names the connect step", func() bool {
 		code, raw := tryGet("http://" + adminAddr + "/readyz")

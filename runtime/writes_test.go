@@ -1,4 +1,4 @@
-package runtime_test
+package natsfn_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -32,37 +32,37 @@ type (
 
 // writeService writes records, events, schedules and keys as the saga's
 // steps do.
-func writeService() runtime.Service {
+func writeService() natsfn.Service {
 	put := func(ctx context.Context, in writeIn) (writeOut, error) {
-		_, err := runtime.Put(ctx, "rec."+in.ID, note{Text: "first"}, 0)
-		if runtime.IsConflict(err) {
+		_, err := natsfn.Put(ctx, "rec."+in.ID, note{Text: "first"}, 0)
+		if natsfn.IsConflict(err) {
 			return writeOut{Conflict: true}, nil
 		}
 		if err != nil {
 			return writeOut{}, err
 		}
-		return writeOut{}, runtime.Emit(ctx, "notes.written.v1", note{Text: in.ID}, runtime.WithEventID(in.ID))
+		return writeOut{}, natsfn.Emit(ctx, "notes.written.v1", note{Text: in.ID}, natsfn.WithEventID(in.ID))
 	}
 	read := func(ctx context.Context, in writeIn) (writeOut, error) {
-		v, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
-		if errors.Is(err, runtime.ErrKeyNotFound) {
-			return writeOut{}, runtime.NotFound("no record %s", in.ID)
+		v, seq, err := natsfn.Record[note](ctx, "NOTES", "rec."+in.ID)
+		if errors.Is(err, natsfn.ErrKeyNotFound) {
+			return writeOut{}, natsfn.NotFound("no record %s", in.ID)
 		}
 		return writeOut{Value: v.Text, Seq: seq}, err
 	}
 	update := func(ctx context.Context, in writeIn) (writeOut, error) {
-		_, seq, err := runtime.Record[note](ctx, "NOTES", "rec."+in.ID)
+		_, seq, err := natsfn.Record[note](ctx, "NOTES", "rec."+in.ID)
 		if err != nil {
 			return writeOut{}, err
 		}
-		_, err = runtime.Put(ctx, "rec."+in.ID, note{Text: "second"}, seq)
+		_, err = natsfn.Put(ctx, "rec."+in.ID, note{Text: "second"}, seq)
 		return writeOut{}, err
 	}
 	schedule := func(ctx context.Context, in writeIn) (writeOut, error) {
 		at := time.Now().Add(time.Duration(in.Delay) * time.Second)
 		// Twice, as a redelivery would: the second is a no-op.
 		for range 2 {
-			if err := runtime.Schedule(ctx, "rec."+in.ID+".due", at, "notes.due.v1", note{Text: in.ID}, runtime.WithEventID(in.ID)); err != nil {
+			if err := natsfn.Schedule(ctx, "rec."+in.ID+".due", at, "notes.due.v1", note{Text: in.ID}, natsfn.WithEventID(in.ID)); err != nil {
 				return writeOut{}, err
 			}
 		}
@@ -71,46 +71,46 @@ func writeService() runtime.Service {
 	// A schedule the stream refuses (its target is no subject of the
 	// stream): sent without waiting, it still fails the invocation.
 	refused := func(ctx context.Context, in writeIn) (writeOut, error) {
-		err := runtime.Schedule(ctx, "rec."+in.ID+".due", time.Now().Add(time.Hour), "elsewhere.due.v1", note{Text: in.ID})
+		err := natsfn.Schedule(ctx, "rec."+in.ID+".due", time.Now().Add(time.Hour), "elsewhere.due.v1", note{Text: in.ID})
 		return writeOut{}, err
 	}
 	cancel := func(ctx context.Context, in writeIn) (writeOut, error) {
-		return writeOut{}, runtime.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
+		return writeOut{}, natsfn.PurgeSchedule(ctx, "NOTES", "rec."+in.ID+".due")
 	}
 	keys := func(ctx context.Context, in writeIn) (writeOut, error) {
-		kv, err := runtime.KV(ctx, "notes")
+		kv, err := natsfn.KV(ctx, "notes")
 		if err != nil {
 			return writeOut{}, err
 		}
-		rev, _, err := runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, 0, "put|"+in.ID)
+		rev, _, err := natsfn.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, 0, "put|"+in.ID)
 		if err != nil {
 			return writeOut{}, err
 		}
 		// A redelivery repeats the write after reading the key again (the
 		// compare-and-set comes first: with the old revision it would
 		// conflict): it succeeds and changes nothing.
-		again, repeated, err := runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, rev, "put|"+in.ID)
+		again, repeated, err := natsfn.PutKey(ctx, kv, "k."+in.ID, note{Text: "held"}, rev, "put|"+in.ID)
 		if err != nil || !repeated || again != rev {
 			return writeOut{}, fmt.Errorf("repeated put: rev %d/%d repeated %v: %v", rev, again, repeated, err)
 		}
-		if err := runtime.DeleteKey(ctx, kv, "k."+in.ID, rev, time.Duration(in.Delay)*time.Second, "settled"); err != nil {
+		if err := natsfn.DeleteKey(ctx, kv, "k."+in.ID, rev, time.Duration(in.Delay)*time.Second, "settled"); err != nil {
 			return writeOut{}, err
 		}
-		m, err := runtime.KeyMsg(ctx, kv, "k."+in.ID)
-		if err != nil || !runtime.Deleted(m) {
+		m, err := natsfn.KeyMsg(ctx, kv, "k."+in.ID)
+		if err != nil || !natsfn.Deleted(m) {
 			return writeOut{}, errors.New("no delete marker")
 		}
-		_, _, err = runtime.PutKey(ctx, kv, "k."+in.ID, note{Text: "late"}, 0, "")
-		return writeOut{Conflict: runtime.IsConflict(err), Value: m.Header.Get(runtime.HeaderReason)}, nil
+		_, _, err = natsfn.PutKey(ctx, kv, "k."+in.ID, note{Text: "late"}, 0, "")
+		return writeOut{Conflict: natsfn.IsConflict(err), Value: m.Header.Get(natsfn.HeaderReason)}, nil
 	}
-	fn := func(name string, f func(context.Context, writeIn) (writeOut, error)) *runtime.Function {
-		return runtime.Func(runtime.FuncConfig{Name: name}, f)
+	fn := func(name string, f func(context.Context, writeIn) (writeOut, error)) *natsfn.Function {
+		return natsfn.Func(natsfn.FuncConfig{Name: name}, f)
 	}
-	return runtime.Service{
+	return natsfn.Service{
 		Name: "writer", Version: "1.0.0",
-		Streams: []runtime.Stream{{Name: "NOTES", Subjects: []string{"notes.*.v1", "rec.>"}, MaxAge: 2 * time.Second}},
-		Buckets: []runtime.Bucket{{Name: "notes"}},
-		Functions: []*runtime.Function{
+		Streams: []natsfn.Stream{{Name: "NOTES", Subjects: []string{"notes.*.v1", "rec.>"}, MaxAge: 2 * time.Second}},
+		Buckets: []natsfn.Bucket{{Name: "notes"}},
+		Functions: []*natsfn.Function{
 			fn("put", put), fn("read", read), fn("update", update), fn("schedule", schedule), fn("refused", refused), fn("cancel", cancel), fn("keys", keys),
 		},
 	}
@@ -118,12 +118,12 @@ func writeService() runtime.Service {
 
 func TestWrites(t *testing.T) {
 	srv := startNATS(t)
-	startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, writeService())
+	startRuntime(t, srv.ClientURL(), natsfn.Config{Events: natsfn.EventsConfig{Duplicates: time.Second}}, writeService())
 	nc := connectClient(t, srv)
 	js := jsFor(t, nc)
 	call := func(fn string, in writeIn) writeOut {
 		t.Helper()
-		out, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer."+fn, in)
+		out, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer."+fn, in)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
 		}
@@ -181,7 +181,7 @@ func TestWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(m.Data) != `{"text":"fired"}` || m.Header.Get(runtime.HeaderCEType) != "notes.due.v1" || m.Header.Get("Nats-TTL") == "never" {
+		if string(m.Data) != `{"text":"fired"}` || m.Header.Get(natsfn.HeaderCEType) != "notes.due.v1" || m.Header.Get("Nats-TTL") == "never" {
 			t.Fatalf("fired %s %v", m.Data, m.Header)
 		}
 		if n := count("notes.due.v1"); n != 1 {
@@ -190,7 +190,7 @@ func TestWrites(t *testing.T) {
 	})
 
 	t.Run("a refused schedule fails the invocation", func(t *testing.T) {
-		_, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.refused", writeIn{ID: "refused"})
+		_, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.refused", writeIn{ID: "refused"})
 		if err == nil || !strings.Contains(err.Error(), "schedules target is invalid") {
 			t.Fatalf("a refused schedule answered %v", err)
 		}
@@ -221,9 +221,9 @@ func TestSchedulesSurviveAServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := srv.Addr().(*net.TCPAddr).Port
-	r := startRuntime(t, srv.ClientURL(), runtime.Config{Events: runtime.EventsConfig{Duplicates: time.Second}}, writeService())
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{Events: natsfn.EventsConfig{Duplicates: time.Second}}, writeService())
 	nc := connectClient(t, srv)
-	if _, err := runtime.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.schedule", writeIn{ID: "restart", Delay: 3}); err != nil {
+	if _, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.schedule", writeIn{ID: "restart", Delay: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.shutdown(t); err != nil {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"reflect"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Document renders v's JSON schema as committed: the runtime's generator,
 // indented, with a final newline.
 func Document(v any) ([]byte, error) {
-	raw, err := runtime.SchemaFor(reflect.TypeOf(v))
+	raw, err := natsfn.SchemaFor(reflect.TypeOf(v))
 	if err != nil {
 		return nil, err
 	}

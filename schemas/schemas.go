@@ -9,7 +9,7 @@ package schemas
 import (
 	"time"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Ids (order ids, product ids) become KV keys and subject tokens, so every
@@ -59,8 +59,8 @@ const (
 // all of them, so any one can start first. ORDERS also keeps the orders'
 // records (order.<id>) and deadlines (order.<id>.timeout) beside their
 // events, so an order and its announcement are written in one atomic batch.
-func Streams() []runtime.Stream {
-	return []runtime.Stream{
+func Streams() []natsfn.Stream {
+	return []natsfn.Stream{
 		{Name: "ORDERS", Subjects: []string{orderEventsSubjects, orderRecordSubjects}},
 		{Name: "INVENTORY", Subjects: []string{inventoryEventSubjects}},
 		{Name: "PAYMENT", Subjects: []string{paymentEventSubjects}},

@@ -8,18 +8,18 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 func get(ctx context.Context, in schemas.GetProduct) (schemas.Product, error) {
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return schemas.Product{}, err
 	}
-	p, err := runtime.GetJSON[product](ctx, kv, productKey(in.ProductID))
-	if errors.Is(err, runtime.ErrKeyNotFound) {
-		return schemas.Product{}, runtime.NotFound("no product %s", in.ProductID)
+	p, err := natsfn.GetJSON[product](ctx, kv, productKey(in.ProductID))
+	if errors.Is(err, natsfn.ErrKeyNotFound) {
+		return schemas.Product{}, natsfn.NotFound("no product %s", in.ProductID)
 	}
 	if err != nil {
 		return schemas.Product{}, err
@@ -29,7 +29,7 @@ func get(ctx context.Context, in schemas.GetProduct) (schemas.Product, error) {
 }
 
 func list(ctx context.Context, _ schemas.ListProducts) ([]schemas.Product, error) {
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -38,15 +38,15 @@ func list(ctx context.Context, _ schemas.ListProducts) ([]schemas.Product, error
 
 // quote says what items cost at today's prices (a pending order's total).
 func quote(ctx context.Context, in schemas.Quote) (schemas.QuoteResult, error) {
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return schemas.QuoteResult{}, err
 	}
 	var total int64
 	for _, it := range merged(in.Items) {
-		p, err := runtime.GetJSON[product](ctx, kv, productKey(it.ProductID))
-		if errors.Is(err, runtime.ErrKeyNotFound) {
-			return schemas.QuoteResult{}, runtime.NotFound("no product %s", it.ProductID)
+		p, err := natsfn.GetJSON[product](ctx, kv, productKey(it.ProductID))
+		if errors.Is(err, natsfn.ErrKeyNotFound) {
+			return schemas.QuoteResult{}, natsfn.NotFound("no product %s", it.ProductID)
 		}
 		if err != nil {
 			return schemas.QuoteResult{}, err
@@ -96,9 +96,9 @@ func Seed(ctx context.Context, js jetstream.JetStream, catalog []schemas.Product
 		if strings.ContainsAny(p.ProductID, ".*> ") {
 			return added, fmt.Errorf("product id %q: no dots, wildcards or spaces", p.ProductID)
 		}
-		_, err := runtime.Mutate(ctx, kv, productKey(p.ProductID), func(cur *product, exists bool) error {
+		_, err := natsfn.Mutate(ctx, kv, productKey(p.ProductID), func(cur *product, exists bool) error {
 			if exists {
-				return runtime.ErrNoChange
+				return natsfn.ErrNoChange
 			}
 			*cur = product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
 			added++

@@ -17,7 +17,7 @@ package inventory
 import (
 	"time"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -41,24 +41,24 @@ func (c Config) withDefaults() Config {
 }
 
 // Service returns the inventory function service.
-func Service(cfg Config) runtime.Service {
+func Service(cfg Config) natsfn.Service {
 	inv := &inventory{cfg: cfg.withDefaults()}
-	return runtime.Service{
+	return natsfn.Service{
 		Name:        "inventory",
 		Version:     "1.0.0",
 		Description: "Catalog and stock: reserves, commits and releases order items",
 		Streams:     schemas.Streams(),
-		Buckets:     []runtime.Bucket{{Name: Bucket}},
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "reserve", Description: "holds every item of a new order, or none",
+		Buckets:     []natsfn.Bucket{{Name: Bucket}},
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "reserve", Description: "holds every item of a new order, or none",
 				On: []string{schemas.EventOrderCreated}, Idempotent: true, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, inv.reserve),
-			runtime.Func(runtime.FuncConfig{Name: "commit", Description: "turns a confirmed order's held stock into sold stock",
+			natsfn.Func(natsfn.FuncConfig{Name: "commit", Description: "turns a confirmed order's held stock into sold stock",
 				On: []string{schemas.EventOrderConfirmed}, Idempotent: true}, inv.commit),
-			runtime.Func(runtime.FuncConfig{Name: "release", Description: "gives a cancelled order's held stock back, once",
+			natsfn.Func(natsfn.FuncConfig{Name: "release", Description: "gives a cancelled order's held stock back, once",
 				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Emits: []string{schemas.EventStockReleased}}, inv.release),
-			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock"}, get),
-			runtime.Func(runtime.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock"}, list),
-			runtime.Func(runtime.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now"}, quote),
+			natsfn.Func(natsfn.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock"}, get),
+			natsfn.Func(natsfn.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock"}, list),
+			natsfn.Func(natsfn.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now"}, quote),
 		},
 	}
 }

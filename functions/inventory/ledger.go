@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -69,7 +69,7 @@ type (
 // Open entries this process may close go with the write. It returns the
 // record and, if it wrote, its new revision.
 func (l *ledger) change(ctx context.Context, kv jetstream.KeyValue, productID string, fn func(p *product) (write bool, refuse string, err error)) (*product, uint64, string, error) {
-	unlock, err := runtime.LockKeys(ctx, kv, productKey(productID))
+	unlock, err := natsfn.LockKeys(ctx, kv, productKey(productID))
 	if err != nil {
 		return nil, 0, "", err
 	}
@@ -96,10 +96,10 @@ func (l *ledger) change(ctx context.Context, kv jetstream.KeyValue, productID st
 		if !write && len(closed) == 0 {
 			return p, 0, "", nil
 		}
-		newRev, _, err := runtime.PutKey(ctx, kv, productKey(productID), p, rev, "")
+		newRev, _, err := natsfn.PutKey(ctx, kv, productKey(productID), p, rev, "")
 		if err != nil {
 			l.known.Delete(productID)
-			if runtime.IsConflict(err) {
+			if natsfn.IsConflict(err) {
 				continue
 			}
 			return nil, 0, "", err

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -24,10 +24,10 @@ func (inv *inventory) reserve(ctx context.Context, in schemas.OrderCreatedV1) (s
 	if in.ExpiresAt != nil && time.Now().After(*in.ExpiresAt) {
 		// Past its deadline the order is cancelled, or about to be: stock
 		// held now would be held for nobody.
-		runtime.Logger(ctx).Warn().Str("order_id", in.OrderID).Msg("order past its deadline; not reserving")
+		natsfn.Logger(ctx).Warn().Str("order_id", in.OrderID).Msg("order past its deadline; not reserving")
 		return struct{}{}, nil
 	}
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -105,11 +105,11 @@ func (inv *inventory) voidHold(ctx context.Context, kv jetstream.KeyValue, order
 		if err != nil || s.rev != 0 {
 			return s, err
 		}
-		err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
+		err = natsfn.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
 		if err == nil {
 			return keyState{rev: 1, settled: settledVoid}, nil
 		}
-		if !runtime.IsConflict(err) {
+		if !natsfn.IsConflict(err) {
 			return s, err
 		}
 	}
@@ -124,12 +124,12 @@ func (inv *inventory) voidHold(ctx context.Context, kv jetstream.KeyValue, order
 // the open take goes back.
 func (inv *inventory) writeHold(ctx context.Context, kv jetstream.KeyValue, orderID string, it schemas.OrderItem, price int64) error {
 	key := holdKey(it.ProductID, orderID)
-	_, _, err := runtime.PutKey(ctx, kv, key, hold{Quantity: int64(it.Quantity), PriceCents: price}, 0, "")
+	_, _, err := natsfn.PutKey(ctx, kv, key, hold{Quantity: int64(it.Quantity), PriceCents: price}, 0, "")
 	if err == nil {
 		inv.stock.backed(it.ProductID, orderID, opTake)
 		return nil
 	}
-	if !runtime.IsConflict(err) {
+	if !natsfn.IsConflict(err) {
 		return err
 	}
 	s, err := readKey(ctx, kv, key)
@@ -150,8 +150,8 @@ func (inv *inventory) writeHold(ctx context.Context, kv jetstream.KeyValue, orde
 func (inv *inventory) reject(ctx context.Context, kv jetstream.KeyValue, in schemas.OrderCreatedV1, items []schemas.OrderItem, productID, reason string) error {
 	for _, it := range items {
 		key := holdKey(it.ProductID, in.OrderID)
-		err := runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledRejected)
-		if runtime.IsConflict(err) {
+		err := natsfn.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledRejected)
+		if natsfn.IsConflict(err) {
 			s, rerr := readKey(ctx, kv, key)
 			if rerr != nil {
 				return rerr
@@ -192,12 +192,12 @@ func readProduct(ctx context.Context, kv jetstream.KeyValue, id string) (*produc
 }
 
 func announceReserved(ctx context.Context, in schemas.OrderCreatedV1, total int64) error {
-	runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Int64("total_cents", total).Msg("stock reserved")
-	return runtime.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: total, PaymentToken: in.PaymentToken},
-		runtime.WithEventID(in.OrderID))
+	natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Int64("total_cents", total).Msg("stock reserved")
+	return natsfn.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: total, PaymentToken: in.PaymentToken},
+		natsfn.WithEventID(in.OrderID))
 }
 
 func announceRejected(ctx context.Context, r schemas.StockRejectedV1) error {
-	runtime.Logger(ctx).Info().Str("order_id", r.OrderID).Str("reason", r.Reason).Msg("stock rejected")
-	return runtime.Emit(ctx, schemas.EventStockRejected, r, runtime.WithEventID(r.OrderID))
+	natsfn.Logger(ctx).Info().Str("order_id", r.OrderID).Str("reason", r.Reason).Msg("stock rejected")
+	return natsfn.Emit(ctx, schemas.EventStockRejected, r, natsfn.WithEventID(r.OrderID))
 }

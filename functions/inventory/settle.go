@@ -6,7 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -20,16 +20,16 @@ func (inv *inventory) commit(ctx context.Context, in schemas.OrderConfirmedV1) (
 	if len(in.Items) == 0 {
 		return struct{}{}, noItems(in.OrderID)
 	}
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return struct{}{}, err
 	}
 	for _, it := range merged(in.Items) {
-		if err := runtime.DeleteKey(ctx, kv, holdKey(it.ProductID, in.OrderID), runtime.AnyRevision, inv.cfg.KeepSettled, settledCommitted); err != nil {
+		if err := natsfn.DeleteKey(ctx, kv, holdKey(it.ProductID, in.OrderID), natsfn.AnyRevision, inv.cfg.KeepSettled, settledCommitted); err != nil {
 			return struct{}{}, err
 		}
 	}
-	runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Str("stock", settledCommitted).Msg("stock settled")
+	natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Str("stock", settledCommitted).Msg("stock settled")
 	return struct{}{}, nil
 }
 
@@ -40,7 +40,7 @@ func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) 
 	if err := inv.settle(ctx, in.OrderID, in.Items); err != nil {
 		return struct{}{}, err
 	}
-	return struct{}{}, runtime.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, runtime.WithEventID(in.OrderID))
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, natsfn.WithEventID(in.OrderID))
 }
 
 // settle ends a cancelled order's holds, item by item.
@@ -48,7 +48,7 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 	if len(items) == 0 {
 		return noItems(orderID)
 	}
-	kv, err := runtime.KV(ctx, Bucket)
+	kv, err := natsfn.KV(ctx, Bucket)
 	if err != nil {
 		return err
 	}
@@ -58,12 +58,12 @@ func (inv *inventory) settle(ctx context.Context, orderID string, items []schema
 			return err
 		}
 	}
-	runtime.Logger(ctx).Info().Str("order_id", orderID).Str("stock", settledReleased).Msg("stock settled")
+	natsfn.Logger(ctx).Info().Str("order_id", orderID).Str("stock", settledReleased).Msg("stock settled")
 	return nil
 }
 
 func noItems(orderID string) error {
-	return runtime.Invalid(fmt.Sprintf("order %s: the event names no items (published by an older natsfn)", orderID))
+	return natsfn.Invalid(fmt.Sprintf("order %s: the event names no items (published by an older natsfn)", orderID))
 }
 
 // releaseItem ends a cancelled order's hold on one item. A live hold: its
@@ -90,7 +90,7 @@ func (inv *inventory) releaseItem(ctx context.Context, kv jetstream.KeyValue, or
 		case s.settled != "":
 			return nil // rejected: reserve gives back what it took
 		case !s.live():
-			err = runtime.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
+			err = natsfn.DeleteKey(ctx, kv, key, 0, inv.cfg.KeepSettled, settledVoid)
 			if err == nil {
 				return inv.stock.untake(ctx, kv, orderID, it.ProductID)
 			}
@@ -102,17 +102,17 @@ func (inv *inventory) releaseItem(ctx context.Context, kv jetstream.KeyValue, or
 			if err := inv.stock.giveBack(ctx, kv, orderID, it.ProductID, h.Quantity); err != nil {
 				return err
 			}
-			err = runtime.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, settledReleased)
+			err = natsfn.DeleteKey(ctx, kv, key, s.rev, inv.cfg.KeepSettled, settledReleased)
 			if err == nil {
 				inv.stock.backed(it.ProductID, orderID, opRelease)
 				return nil
 			}
-			if !runtime.IsConflict(err) {
+			if !natsfn.IsConflict(err) {
 				return err
 			}
 			continue
 		}
-		if !runtime.IsConflict(err) {
+		if !natsfn.IsConflict(err) {
 			return err
 		}
 		// A reservation wrote the hold meanwhile: read again.

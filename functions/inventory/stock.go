@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -55,8 +55,8 @@ func reserved(ctx context.Context, kv jetstream.KeyValue, productID string) (int
 	}
 	var total int64
 	for k := range keys.Keys() {
-		h, err := runtime.GetJSON[hold](ctx, kv, k)
-		if errors.Is(err, runtime.ErrKeyNotFound) {
+		h, err := natsfn.GetJSON[hold](ctx, kv, k)
+		if errors.Is(err, natsfn.ErrKeyNotFound) {
 			continue // settled meanwhile
 		}
 		if err != nil {
@@ -75,8 +75,8 @@ func products(ctx context.Context, kv jetstream.KeyValue) ([]schemas.Product, er
 	}
 	out := []schemas.Product{}
 	for k := range keys.Keys() {
-		p, err := runtime.GetJSON[product](ctx, kv, k)
-		if errors.Is(err, runtime.ErrKeyNotFound) {
+		p, err := natsfn.GetJSON[product](ctx, kv, k)
+		if errors.Is(err, natsfn.ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
@@ -103,16 +103,16 @@ type keyState struct {
 func (s keyState) live() bool { return s.rev != 0 && s.settled == "" }
 
 func readKey(ctx context.Context, kv jetstream.KeyValue, key string) (keyState, error) {
-	m, err := runtime.KeyMsg(ctx, kv, key)
-	if errors.Is(err, runtime.ErrKeyNotFound) {
+	m, err := natsfn.KeyMsg(ctx, kv, key)
+	if errors.Is(err, natsfn.ErrKeyNotFound) {
 		return keyState{}, nil
 	}
 	if err != nil {
 		return keyState{}, err
 	}
 	s := keyState{rev: m.Sequence, value: m.Data}
-	if runtime.Deleted(m) {
-		s.settled = m.Header.Get(runtime.HeaderReason)
+	if natsfn.Deleted(m) {
+		s.settled = m.Header.Get(natsfn.HeaderReason)
 		if s.settled == "" {
 			s.settled = "deleted"
 		}

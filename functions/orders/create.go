@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -40,7 +40,7 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 			in.PaymentToken = schemas.DefaultPaymentToken
 		}
 		orderID, bodyHash := uuid.NewString(), ""
-		if key := runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey); key != "" {
+		if key := natsfn.Header(ctx).Get(schemas.HeaderIdempotencyKey); key != "" {
 			if err := checkIdempotencyKey(key); err != nil {
 				return schemas.OrderAccepted{}, err
 			}
@@ -52,22 +52,22 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 		rec := record{
 			Order: schemas.Order{OrderID: orderID, CustomerID: in.CustomerID, Items: in.Items,
 				Status: schemas.StatusPending, CreatedAt: now, UpdatedAt: now},
-			Token: in.PaymentToken, CorrelationID: runtime.CorrelationID(ctx), BodyHash: bodyHash,
+			Token: in.PaymentToken, CorrelationID: natsfn.CorrelationID(ctx), BodyHash: bodyHash,
 			ExpiresAt: now.Add(timeout),
 		}
-		if err := runtime.Schedule(ctx, deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired,
-			schemas.OrderExpiredV1{OrderID: orderID}, runtime.WithEventID(orderID)); err != nil {
+		if err := natsfn.Schedule(ctx, deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired,
+			schemas.OrderExpiredV1{OrderID: orderID}, natsfn.WithEventID(orderID)); err != nil {
 			return schemas.OrderAccepted{}, err
 		}
-		if _, err := runtime.Put(ctx, recordSubject(orderID), rec, 0); runtime.IsConflict(err) {
+		if _, err := natsfn.Put(ctx, recordSubject(orderID), rec, 0); natsfn.IsConflict(err) {
 			// The order exists: a replay of its key, or the same key again
 			// with another body.
-			prev, _, err := runtime.Record[record](ctx, Stream, recordSubject(orderID))
+			prev, _, err := natsfn.Record[record](ctx, Stream, recordSubject(orderID))
 			if err != nil {
 				return schemas.OrderAccepted{}, err
 			}
 			if prev.BodyHash != bodyHash {
-				return schemas.OrderAccepted{}, runtime.Conflict("Idempotency-Key %q was already used with a different body", runtime.Header(ctx).Get(schemas.HeaderIdempotencyKey))
+				return schemas.OrderAccepted{}, natsfn.Conflict("Idempotency-Key %q was already used with a different body", natsfn.Header(ctx).Get(schemas.HeaderIdempotencyKey))
 			}
 			rec = prev
 		} else if err != nil {
@@ -75,11 +75,11 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 		}
 		var err error
 		if rec.Status == schemas.StatusPending {
-			err = runtime.Emit(ctx, schemas.EventOrderCreated, schemas.OrderCreatedV1{
+			err = natsfn.Emit(ctx, schemas.EventOrderCreated, schemas.OrderCreatedV1{
 				OrderID: orderID, CustomerID: rec.CustomerID, Items: rec.Items, PaymentToken: rec.Token, ExpiresAt: &rec.ExpiresAt,
-			}, runtime.WithEventID(orderID))
+			}, natsfn.WithEventID(orderID))
 		}
-		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
+		natsfn.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
 		return schemas.OrderAccepted{OrderID: orderID, Status: rec.Status}, err
 	}
 }
@@ -101,25 +101,25 @@ func checkIdempotencyKey(key string) error {
 	default:
 		return nil
 	}
-	return runtime.Invalid("invalid "+schemas.HeaderIdempotencyKey+" header",
-		runtime.FieldError{Field: schemas.HeaderIdempotencyKey, Message: problem})
+	return natsfn.Invalid("invalid "+schemas.HeaderIdempotencyKey+" header",
+		natsfn.FieldError{Field: schemas.HeaderIdempotencyKey, Message: problem})
 }
 
 // get answers an order. A pending one shows what its items cost now (asked
 // of inventory); a settled one, what was charged.
 func get(ctx context.Context, in schemas.GetOrder) (schemas.Order, error) {
-	rec, _, err := runtime.Record[record](ctx, Stream, recordSubject(in.OrderID))
-	if errors.Is(err, runtime.ErrKeyNotFound) {
-		return schemas.Order{}, runtime.NotFound("no order %s", in.OrderID)
+	rec, _, err := natsfn.Record[record](ctx, Stream, recordSubject(in.OrderID))
+	if errors.Is(err, natsfn.ErrKeyNotFound) {
+		return schemas.Order{}, natsfn.NotFound("no order %s", in.OrderID)
 	}
 	if err != nil {
 		return schemas.Order{}, err
 	}
 	if rec.Status == schemas.StatusPending && rec.TotalCents == 0 {
-		if q, err := runtime.Call[schemas.QuoteResult](ctx, runtime.Conn(ctx), schemas.SubjectQuote, schemas.Quote{Items: rec.Items}); err == nil {
+		if q, err := natsfn.Call[schemas.QuoteResult](ctx, natsfn.Conn(ctx), schemas.SubjectQuote, schemas.Quote{Items: rec.Items}); err == nil {
 			rec.TotalCents = q.TotalCents
 		} else {
-			runtime.Logger(ctx).Debug().AnErr("cause", err).Str("order_id", in.OrderID).Msg("no quote for a pending order")
+			natsfn.Logger(ctx).Debug().AnErr("cause", err).Str("order_id", in.OrderID).Msg("no quote for a pending order")
 		}
 	}
 	return rec.Order, nil

@@ -14,7 +14,7 @@ package orders
 import (
 	"time"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -40,27 +40,27 @@ func (c Config) withDefaults() Config {
 }
 
 // Service returns the orders function service.
-func Service(cfg Config) runtime.Service {
+func Service(cfg Config) natsfn.Service {
 	cfg = cfg.withDefaults()
 	settles := []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}
 	records := []string{"order.>"}
-	return runtime.Service{
+	return natsfn.Service{
 		Name:        "orders",
 		Version:     "1.0.0",
 		Description: "Orders: accepts them and settles each in one terminal state",
 		Streams:     schemas.Streams(),
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "create", Subject: schemas.SubjectCreateOrder, Description: "accepts an order; it starts pending",
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "create", Subject: schemas.SubjectCreateOrder, Description: "accepts an order; it starts pending",
 				Emits: []string{schemas.EventOrderCreated}, Writes: records}, create(cfg.Timeout)),
-			runtime.Func(runtime.FuncConfig{Name: "get", Subject: schemas.SubjectGetOrder, Description: "one order and its status (a pending one with what its items cost now)",
+			natsfn.Func(natsfn.FuncConfig{Name: "get", Subject: schemas.SubjectGetOrder, Description: "one order and its status (a pending one with what its items cost now)",
 				Calls: []string{schemas.SubjectQuote}}, get),
-			runtime.Func(runtime.FuncConfig{Name: "confirm", Description: "confirms a paid order",
+			natsfn.Func(natsfn.FuncConfig{Name: "confirm", Description: "confirms a paid order",
 				On: []string{schemas.EventPaymentCharged}, Idempotent: true, Emits: settles, Writes: records}, confirm),
-			runtime.Func(runtime.FuncConfig{Name: "reject", Description: "cancels an order whose stock could not be reserved",
+			natsfn.Func(natsfn.FuncConfig{Name: "reject", Description: "cancels an order whose stock could not be reserved",
 				On: []string{schemas.EventStockRejected}, Idempotent: true, Emits: settles, Writes: records}, reject),
-			runtime.Func(runtime.FuncConfig{Name: "unpaid", Description: "cancels an order whose payment failed",
+			natsfn.Func(natsfn.FuncConfig{Name: "unpaid", Description: "cancels an order whose payment failed",
 				On: []string{schemas.EventPaymentFailed}, Idempotent: true, Emits: settles, Writes: records}, unpaid),
-			runtime.Func(runtime.FuncConfig{Name: "expire", Description: "cancels an order still pending at its deadline",
+			natsfn.Func(natsfn.FuncConfig{Name: "expire", Description: "cancels an order still pending at its deadline",
 				On: []string{schemas.EventOrderExpired}, Idempotent: true, Emits: settles, Writes: records}, expire),
 		},
 	}

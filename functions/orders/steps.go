@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -28,7 +28,7 @@ func unpaid(ctx context.Context, in schemas.PaymentFailedV1) (struct{}, error) {
 // do.
 func expire(ctx context.Context, in schemas.OrderExpiredV1) (struct{}, error) {
 	err := settle(ctx, in.OrderID, schemas.StatusCancelled, "timed out: still pending at its deadline", nil)
-	if errors.Is(err, runtime.ErrNotFound) {
+	if errors.Is(err, natsfn.ErrNotFound) {
 		return struct{}{}, nil
 	}
 	return struct{}{}, err
@@ -39,14 +39,14 @@ func expire(ctx context.Context, in schemas.OrderExpiredV1) (struct{}, error) {
 // announcement is made good (the stream drops repeats).
 func settle(ctx context.Context, orderID, status, reason string, also func(*record)) error {
 	won, rec, err := transition(ctx, orderID, status, reason, also)
-	if errors.Is(err, runtime.ErrKeyNotFound) {
-		return runtime.NotFound("no order %s", orderID)
+	if errors.Is(err, natsfn.ErrKeyNotFound) {
+		return natsfn.NotFound("no order %s", orderID)
 	}
 	if err != nil {
 		return err
 	}
 	if won {
-		runtime.Logger(ctx).Info().Str("order_id", orderID).Str("status", status).Str("reason", reason).Msg("order settled")
+		natsfn.Logger(ctx).Info().Str("order_id", orderID).Str("status", status).Str("reason", reason).Msg("order settled")
 	}
 	return announce(ctx, rec)
 }

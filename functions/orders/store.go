@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -25,7 +25,7 @@ type record struct {
 // the order settled and announces it then.
 func transition(ctx context.Context, orderID, status, reason string, also func(*record)) (bool, record, error) {
 	for {
-		rec, seq, err := runtime.Record[record](ctx, Stream, recordSubject(orderID))
+		rec, seq, err := natsfn.Record[record](ctx, Stream, recordSubject(orderID))
 		if err != nil {
 			return false, rec, err
 		}
@@ -36,8 +36,8 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 		if also != nil {
 			also(&rec)
 		}
-		_, err = runtime.Put(ctx, recordSubject(orderID), rec, seq)
-		if runtime.IsConflict(err) {
+		_, err = natsfn.Put(ctx, recordSubject(orderID), rec, seq)
+		if natsfn.IsConflict(err) {
 			continue // settled or changed meanwhile: read again
 		}
 		if err != nil {
@@ -45,8 +45,8 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 		}
 		// The deadline has nothing left to do. Should this fail, it fires
 		// later and finds the order settled.
-		if err := runtime.PurgeSchedule(ctx, Stream, deadlineSubject(orderID)); err != nil {
-			runtime.Logger(ctx).Warn().AnErr("cause", err).Str("order_id", orderID).Msg("cannot cancel the order's deadline")
+		if err := natsfn.PurgeSchedule(ctx, Stream, deadlineSubject(orderID)); err != nil {
+			natsfn.Logger(ctx).Warn().AnErr("cause", err).Str("order_id", orderID).Msg("cannot cancel the order's deadline")
 		}
 		return true, rec, nil
 	}
@@ -55,12 +55,12 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 // announce emits an order's terminal state. The event id is the order id,
 // so however often it is announced, the stream keeps one.
 func announce(ctx context.Context, rec record) error {
-	id := runtime.WithEventID(rec.OrderID)
+	id := natsfn.WithEventID(rec.OrderID)
 	switch rec.Status {
 	case schemas.StatusConfirmed:
-		return runtime.Emit(ctx, schemas.EventOrderConfirmed, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items}, id)
+		return natsfn.Emit(ctx, schemas.EventOrderConfirmed, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items}, id)
 	case schemas.StatusCancelled:
-		return runtime.Emit(ctx, schemas.EventOrderCancelled, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items}, id)
+		return natsfn.Emit(ctx, schemas.EventOrderCancelled, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items}, id)
 	}
 	return nil
 }

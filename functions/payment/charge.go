@@ -7,7 +7,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/timeout"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -16,7 +16,7 @@ func providerTransient(err error) bool {
 	if errors.Is(err, circuitbreaker.ErrOpen) || errors.Is(err, timeout.ErrExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var e *runtime.Error
+	var e *natsfn.Error
 	return !errors.As(err, &e) || e.Transient()
 }
 
@@ -28,28 +28,28 @@ func providerTransient(err error) bool {
 // refuses the charge: the order stays cancelled.
 func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) (struct{}, error) {
 	res, err := p.charge.WithContext(ctx).Get(func() (schemas.ChargeResult, error) {
-		return runtime.Call[schemas.ChargeResult](ctx, runtime.Conn(ctx), schemas.SubjectCharge,
+		return natsfn.Call[schemas.ChargeResult](ctx, natsfn.Conn(ctx), schemas.SubjectCharge,
 			schemas.Charge{OrderID: in.OrderID, Token: in.PaymentToken, AmountCents: in.TotalCents})
 	})
-	id := runtime.WithEventID(in.OrderID)
+	id := natsfn.WithEventID(in.OrderID)
 	var reason string
 	switch {
 	case err == nil:
-		runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Str("charge_id", res.ChargeID).Msg("payment charged")
-		return struct{}{}, runtime.Emit(ctx, schemas.EventPaymentCharged,
+		natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Str("charge_id", res.ChargeID).Msg("payment charged")
+		return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentCharged,
 			schemas.PaymentChargedV1{OrderID: in.OrderID, AmountCents: in.TotalCents, ChargeID: res.ChargeID}, id)
 	case !providerTransient(err):
-		reason = runtime.AsError(err).Message
-	case runtime.LastAttempt(ctx):
+		reason = natsfn.AsError(err).Message
+	case natsfn.LastAttempt(ctx):
 		// The retry budget is spent: fail the payment cleanly so the order
 		// is cancelled and its stock released, rather than left pending. If
 		// the provider did charge after all, the cancellation refunds it.
 		reason = "payment provider unavailable: " + err.Error()
 	default:
-		return struct{}{}, runtime.Unavailable("payment provider: %v", err)
+		return struct{}{}, natsfn.Unavailable("payment provider: %v", err)
 	}
-	runtime.Logger(ctx).Info().Str("order_id", in.OrderID).Str("reason", reason).Msg("payment failed")
-	return struct{}{}, runtime.Emit(ctx, schemas.EventPaymentFailed, schemas.PaymentFailedV1{OrderID: in.OrderID, Reason: reason}, id)
+	natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Str("reason", reason).Msg("payment failed")
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentFailed, schemas.PaymentFailedV1{OrderID: in.OrderID, Reason: reason}, id)
 }
 
 // refundOrder compensates a cancelled order: the provider refunds it if it
@@ -57,14 +57,14 @@ func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) 
 // still in flight is refused).
 func (p *payments) refundOrder(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
 	res, err := p.refund.WithContext(ctx).Get(func() (schemas.RefundResult, error) {
-		return runtime.Call[schemas.RefundResult](ctx, runtime.Conn(ctx), schemas.SubjectRefund, schemas.Refund{OrderID: in.OrderID})
+		return natsfn.Call[schemas.RefundResult](ctx, natsfn.Conn(ctx), schemas.SubjectRefund, schemas.Refund{OrderID: in.OrderID})
 	})
 	if err != nil {
-		return struct{}{}, runtime.Unavailable("refund %s: %v", in.OrderID, err)
+		return struct{}{}, natsfn.Unavailable("refund %s: %v", in.OrderID, err)
 	}
 	if !res.Refunded {
 		return struct{}{}, nil // never charged: voided
 	}
-	return struct{}{}, runtime.Emit(ctx, schemas.EventPaymentRefunded, schemas.PaymentRefundedV1{OrderID: in.OrderID, AmountCents: res.AmountCents},
-		runtime.WithEventID(in.OrderID))
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentRefunded, schemas.PaymentRefundedV1{OrderID: in.OrderID, AmountCents: res.AmountCents},
+		natsfn.WithEventID(in.OrderID))
 }

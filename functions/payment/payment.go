@@ -15,7 +15,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -66,7 +66,7 @@ type payments struct {
 
 // Service returns the payment function service. Its circuit breaker is per
 // replica, like the connection pool of a real client.
-func Service(cfg Config) runtime.Service {
+func Service(cfg Config) natsfn.Service {
 	cfg = cfg.withDefaults()
 	transient := func(_ any, err error) bool { return err != nil && providerTransient(err) }
 	breaker := circuitbreaker.NewBuilder[any]().
@@ -79,17 +79,17 @@ func Service(cfg Config) runtime.Service {
 		charge:  executor[schemas.ChargeResult](cfg, breaker),
 		refund:  executor[schemas.RefundResult](cfg, breaker),
 	}
-	return runtime.Service{
+	return natsfn.Service{
 		Name:        "payment",
 		Version:     "1.0.0",
 		Description: "Charges reserved orders and refunds cancelled ones",
 		Streams:     schemas.Streams(),
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
 				On: []string{schemas.EventStockReserved}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentCharged, schemas.EventPaymentFailed},
 				Calls: []string{schemas.SubjectCharge}}, p.chargeOrder),
-			runtime.Func(runtime.FuncConfig{Name: "refund", Description: "refunds a cancelled order if it was charged",
+			natsfn.Func(natsfn.FuncConfig{Name: "refund", Description: "refunds a cancelled order if it was charged",
 				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentRefunded}, Calls: []string{schemas.SubjectRefund}}, p.refundOrder),
 		},

@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nuid"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -102,7 +102,7 @@ func (p *Provider) wait(ctx context.Context) error {
 		}
 	}
 	if cfg.FailureRate > 0 && rand.Float64() < cfg.FailureRate {
-		return runtime.Unavailable("provider busy, try again")
+		return natsfn.Unavailable("provider busy, try again")
 	}
 	return nil
 }
@@ -120,18 +120,18 @@ func (p *Provider) Charge(ctx context.Context, in schemas.Charge) (schemas.Charg
 	case a.chargeID != "":
 		return schemas.ChargeResult{ChargeID: a.chargeID}, nil // idempotent: the same charge again
 	case a.voided:
-		return schemas.ChargeResult{}, runtime.Rule("order %s was voided: it was cancelled before it was charged", in.OrderID)
+		return schemas.ChargeResult{}, natsfn.Rule("order %s was voided: it was cancelled before it was charged", in.OrderID)
 	}
 	switch in.Token {
 	case "tok_decline":
-		return schemas.ChargeResult{}, runtime.Rule("card declined (%s)", in.Token)
+		return schemas.ChargeResult{}, natsfn.Rule("card declined (%s)", in.Token)
 	case "tok_flaky":
 		if a.attempts <= 2 {
-			return schemas.ChargeResult{}, runtime.Unavailable("card network timeout, try again")
+			return schemas.ChargeResult{}, natsfn.Unavailable("card network timeout, try again")
 		}
 	case "tok_visa":
 	default:
-		return schemas.ChargeResult{}, runtime.Rule("unknown sandbox token %s", in.Token)
+		return schemas.ChargeResult{}, natsfn.Rule("unknown sandbox token %s", in.Token)
 	}
 	a.chargeID, a.amount = "ch_"+nuid.Next(), in.AmountCents
 	a.charges++
@@ -179,16 +179,16 @@ func (p *Provider) Counts(context.Context, schemas.ChargeCounts) (schemas.Charge
 }
 
 // Service serves the provider over NATS.
-func (p *Provider) Service() runtime.Service {
-	return runtime.Service{
+func (p *Provider) Service() natsfn.Service {
+	return natsfn.Service{
 		Name:        "paysim",
 		Version:     "1.0.0",
 		Description: "Payment provider simulator (sandbox tokens tok_visa, tok_decline, tok_flaky)",
-		Functions: []*runtime.Function{
-			runtime.Func(runtime.FuncConfig{Name: "charge", Subject: schemas.SubjectCharge}, p.Charge),
-			runtime.Func(runtime.FuncConfig{Name: "refund", Subject: schemas.SubjectRefund}, p.Refund),
-			runtime.Func(runtime.FuncConfig{Name: "charges", Subject: schemas.SubjectCharges}, p.Counts),
-			runtime.Func(runtime.FuncConfig{Name: "simulate", Subject: schemas.SubjectSimulate, Description: "sets latency and failure rate"}, p.simulate),
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "charge", Subject: schemas.SubjectCharge}, p.Charge),
+			natsfn.Func(natsfn.FuncConfig{Name: "refund", Subject: schemas.SubjectRefund}, p.Refund),
+			natsfn.Func(natsfn.FuncConfig{Name: "charges", Subject: schemas.SubjectCharges}, p.Counts),
+			natsfn.Func(natsfn.FuncConfig{Name: "simulate", Subject: schemas.SubjectSimulate, Description: "sets latency and failure rate"}, p.simulate),
 		},
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 type ping struct {
@@ -25,15 +25,15 @@ func TestDLQCommands(t *testing.T) {
 	srv := testkit.StartNATS(t)
 	url := srv.ClientURL()
 	var calls atomic.Int64
-	fn := runtime.Func(runtime.FuncConfig{Name: "pong", On: []string{"pings.sent.v1"}}, func(ctx context.Context, in ping) (ping, error) {
+	fn := natsfn.Func(natsfn.FuncConfig{Name: "pong", On: []string{"pings.sent.v1"}}, func(ctx context.Context, in ping) (ping, error) {
 		if calls.Add(1) == 1 {
-			return in, runtime.Rule("not today")
+			return in, natsfn.Rule("not today")
 		}
 		return in, nil
 	})
-	rt, err := runtime.New(runtime.Config{URL: url, Logger: nopLogger()}, runtime.Service{
-		Name: "pinger", Version: "1.0.0", Functions: []*runtime.Function{fn},
-		Streams: []runtime.Stream{{Name: "PINGS", Subjects: []string{"pings.sent.>"}}},
+	rt, err := natsfn.New(natsfn.Config{URL: url, Logger: nopLogger()}, natsfn.Service{
+		Name: "pinger", Version: "1.0.0", Functions: []*natsfn.Function{fn},
+		Streams: []natsfn.Stream{{Name: "PINGS", Subjects: []string{"pings.sent.>"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

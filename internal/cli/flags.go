@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	ucli "github.com/urfave/cli/v3"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Flags shared by the commands that run functions. Each has an environment
@@ -62,9 +62,9 @@ func newLogger(cmd *ucli.Command) (zerolog.Logger, error) {
 	return l.Level(level).With().Timestamp().Logger(), nil
 }
 
-// runtimeConfig turns the shared flags into a runtime.Config.
-func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.Config {
-	return runtime.Config{
+// runtimeConfig turns the shared flags into a natsfn.Config.
+func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) natsfn.Config {
+	return natsfn.Config{
 		URL:             url,
 		Name:            "natsfn-" + cmd.Name,
 		Concurrency:     cmd.Int("concurrency"),
@@ -72,7 +72,7 @@ func runtimeConfig(cmd *ucli.Command, log *zerolog.Logger, url string) runtime.C
 		ShutdownTimeout: cmd.Duration("shutdown-timeout"),
 		AdminAddr:       cmd.String("admin-addr"),
 		Logger:          log,
-		Events: runtime.EventsConfig{
+		Events: natsfn.EventsConfig{
 			Replicas:      cmd.Int("replicas"),
 			AckWait:       cmd.Duration("ack-wait"),
 			MaxDeliver:    cmd.Int("max-deliver"),

@@ -6,7 +6,7 @@ import (
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func gatewayCommand() *ucli.Command {
@@ -27,7 +27,7 @@ func gatewayCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			m := runtime.NewMetrics()
+			m := natsfn.NewMetrics()
 			cfg := gatewayConfig(cmd)
 			cfg.Logger, cfg.Metrics = &log, m.Set()
 			// Listen first: /healthz answers and /readyz says "connecting"
@@ -43,7 +43,7 @@ func gatewayCommand() *ucli.Command {
 			defer stop()
 			served := make(chan error, 1)
 			go func() { served <- g.Serve(sctx, cmd.Duration("shutdown-timeout")) }()
-			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway",
+			nc, err := natsfn.Connect(ctx, natsfn.Config{URL: cmd.String("nats-url"), Name: "natsfn-gateway",
 				NATSOptions: opts, InboxPrefix: "_INBOX.gateway", Logger: &log, Metrics: m})
 			if err != nil {
 				stop()

@@ -19,7 +19,7 @@ import (
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -69,12 +69,12 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 	}
 
 	all := functions.All(appConfig(cmd))
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
 	rcfg := runtimeConfig(cmd, &log, srv.ClientURL())
-	rt, err := runtime.New(rcfg, svcs...)
+	rt, err := natsfn.New(rcfg, svcs...)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func natsConfigCommand() *ucli.Command {
@@ -42,26 +42,26 @@ func natsConfigCommand() *ucli.Command {
 // authorization renders the users for every service, the gateway and an admin.
 func authorization() (string, error) {
 	all := functions.All(functions.Config{})
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
-	var users []runtime.AuthUser
+	var users []natsfn.AuthUser
 	for _, s := range svcs {
-		p, err := runtime.ServicePermissions(s, svcs)
+		p, err := natsfn.ServicePermissions(s, svcs)
 		if err != nil {
 			return "", err
 		}
-		users = append(users, runtime.AuthUser{Name: s.Name, PasswordEnv: passwordEnv(s.Name), Permissions: &p})
+		users = append(users, natsfn.AuthUser{Name: s.Name, PasswordEnv: passwordEnv(s.Name), Permissions: &p})
 	}
-	gw := runtime.Permissions{Subscribe: []string{"_INBOX.gateway.>"}}
+	gw := natsfn.Permissions{Subscribe: []string{"_INBOX.gateway.>"}}
 	for _, r := range gateway.Routes() {
 		gw.Publish = append(gw.Publish, r.Subject)
 	}
 	users = append(users,
-		runtime.AuthUser{Name: "gateway", PasswordEnv: passwordEnv("gateway"), Permissions: &gw},
-		runtime.AuthUser{Name: "admin", PasswordEnv: passwordEnv("admin")})
-	return runtime.AuthorizationBlock(users), nil
+		natsfn.AuthUser{Name: "gateway", PasswordEnv: passwordEnv("gateway"), Permissions: &gw},
+		natsfn.AuthUser{Name: "admin", PasswordEnv: passwordEnv("admin")})
+	return natsfn.AuthorizationBlock(users), nil
 }
 
 func passwordEnv(user string) string { return "NATSFN_" + strings.ToUpper(user) + "_PASSWORD" }

@@ -20,7 +20,7 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/testkit"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -81,10 +81,10 @@ func TestLeastPrivilegeCredentials(t *testing.T) {
 	log := zerolog.New(logs).Level(zerolog.WarnLevel)
 	all := functions.All(functions.Config{})
 	for _, name := range functions.Names() {
-		rt, err := runtime.New(runtime.Config{
+		rt, err := natsfn.New(natsfn.Config{
 			URL: url, Logger: &log, InboxPrefix: "_INBOX." + name,
 			NATSOptions: []nats.Option{nats.UserInfo(name, "pw-"+name)},
-			Events:      runtime.EventsConfig{AckWait: 2 * time.Second, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond},
+			Events:      natsfn.EventsConfig{AckWait: 2 * time.Second, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond},
 		}, all[name])
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func runCommand() *ucli.Command {
@@ -38,7 +38,7 @@ func runCommand() *ucli.Command {
 				// The inbox `natsfn nats-config` allows this service.
 				cfg.InboxPrefix = "_INBOX." + svcs[0].Name
 			}
-			rt, err := runtime.New(cfg, svcs...)
+			rt, err := natsfn.New(cfg, svcs...)
 			if err != nil {
 				return err
 			}
@@ -49,7 +49,7 @@ func runCommand() *ucli.Command {
 
 // pickServices resolves service names, explaining what exists when a name
 // is wrong.
-func pickServices(all map[string]runtime.Service, names []string) ([]runtime.Service, error) {
+func pickServices(all map[string]natsfn.Service, names []string) ([]natsfn.Service, error) {
 	available := strings.Join(functions.Names(), ", ")
 	if available == "" {
 		available = "(none registered)"
@@ -57,7 +57,7 @@ func pickServices(all map[string]runtime.Service, names []string) ([]runtime.Ser
 	if len(names) == 0 {
 		return nil, fmt.Errorf("name at least one service to run, e.g. `natsfn run payment`; available: %s", available)
 	}
-	var svcs []runtime.Service
+	var svcs []natsfn.Service
 	seen := map[string]bool{}
 	for _, n := range names {
 		s, ok := all[n]

@@ -9,7 +9,7 @@ import (
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/natsfn/natsfn/functions/inventory"
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // seedCommand fills an empty catalog, as `natsfn local` does by itself; a
@@ -30,7 +30,7 @@ func seedCommand() *ucli.Command {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer cancel()
 			log := nopLog()
-			nc, err := runtime.Connect(ctx, runtime.Config{URL: cmd.String("nats-url"), Name: "natsfn-seed", NATSOptions: opts, Logger: &log})
+			nc, err := natsfn.Connect(ctx, natsfn.Config{URL: cmd.String("nats-url"), Name: "natsfn-seed", NATSOptions: opts, Logger: &log})
 			if err != nil {
 				return err
 			}

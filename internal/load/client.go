@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -107,12 +107,12 @@ func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder, key string) (st
 	if key != "" {
 		msg.Header.Set(schemas.HeaderIdempotencyKey, key)
 	}
-	reply, err := runtime.RequestMsg(ctx, n.Conn, msg)
+	reply, err := natsfn.RequestMsg(ctx, n.Conn, msg)
 	var acc schemas.OrderAccepted
 	if err == nil {
 		err = json.Unmarshal(reply.Data, &acc)
 	}
-	var e *runtime.Error
+	var e *natsfn.Error
 	switch {
 	case err == nil:
 		return acc.OrderID, http.StatusAccepted
@@ -125,11 +125,11 @@ func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder, key string) (st
 func (n *NATS) Order(ctx context.Context, id string) (schemas.Order, error) {
 	ctx, cancel := n.ctx(ctx)
 	defer cancel()
-	return runtime.Call[schemas.Order](ctx, n.Conn, schemas.SubjectGetOrder, schemas.GetOrder{OrderID: id})
+	return natsfn.Call[schemas.Order](ctx, n.Conn, schemas.SubjectGetOrder, schemas.GetOrder{OrderID: id})
 }
 
 func (n *NATS) Products(ctx context.Context) ([]schemas.Product, error) {
 	ctx, cancel := n.ctx(ctx)
 	defer cancel()
-	return runtime.Call[[]schemas.Product](ctx, n.Conn, schemas.SubjectListProducts, schemas.ListProducts{})
+	return natsfn.Call[[]schemas.Product](ctx, n.Conn, schemas.SubjectListProducts, schemas.ListProducts{})
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime"
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -95,7 +95,7 @@ func (b *Buffer) JSONLines() []map[string]any {
 
 // Serve runs rt until the test ends and returns once every function is
 // registered; the runtime must stop cleanly at the end.
-func Serve(t testing.TB, rt *runtime.Runtime) {
+func Serve(t testing.TB, rt *natsfn.Runtime) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -125,11 +125,11 @@ func PublishEvent(t testing.TB, js jetstream.JetStream, subject, id string, payl
 	t.Helper()
 	msg := nats.NewMsg(subject)
 	msg.Data, _ = json.Marshal(payload)
-	msg.Header.Set(runtime.HeaderCESpecVersion, "1.0")
-	msg.Header.Set(runtime.HeaderCEID, id)
-	msg.Header.Set(runtime.HeaderCESource, "test")
-	msg.Header.Set(runtime.HeaderCEType, subject)
-	msg.Header.Set(runtime.HeaderContentType, "application/json")
+	msg.Header.Set(natsfn.HeaderCESpecVersion, "1.0")
+	msg.Header.Set(natsfn.HeaderCEID, id)
+	msg.Header.Set(natsfn.HeaderCESource, "test")
+	msg.Header.Set(natsfn.HeaderCEType, subject)
+	msg.Header.Set(natsfn.HeaderContentType, "application/json")
 	for i := 0; i+1 < len(extra); i += 2 {
 		msg.Header.Set(extra[i], extra[i+1])
 	}
