@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // An event whose every delivery ended without an answer (the replica
@@ -18,20 +18,6 @@ import (
 // those advisories in a stream, so none is lost while no replica is up, and
 // any replica turns them into dead letters, fetching the original event by
 // its stream sequence.
-const (
-	AdvisoryStream  = "NATSFN_ADVISORIES"
-	advisorySubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
-)
-
-// AdvisoryDurable is the consumer of the advisories of the given services'
-// triggers; each deployment watches only its own consumers, so it needs no
-// rights on anyone else's.
-func AdvisoryDurable(services ...string) string {
-	sorted := slices.Clone(services)
-	slices.Sort(sorted)
-	return "natsfn_dlq_" + durableUnsafe.ReplaceAllString(strings.Join(sorted, "_"), "_")
-}
-
 type maxDeliveriesAdvisory struct {
 	Stream     string `json:"stream"`
 	Consumer   string `json:"consumer"`
@@ -49,15 +35,15 @@ func (rt *Runtime) startAdvisoryWatcher(ctx context.Context, triggers []*trigger
 	ev := rt.cfg.Events
 	var filters, owners []string
 	for _, t := range triggers {
-		filters = append(filters, advisorySubject+"."+t.stream+"."+t.durable)
+		filters = append(filters, wire.AdvisorySubject+"."+t.stream+"."+t.durable)
 	}
 	for _, s := range rt.services {
 		owners = append(owners, s.Name)
 	}
-	err := rt.declareStream(ctx, "advisory stream "+AdvisoryStream, jetstream.StreamConfig{
-		Name:        AdvisoryStream,
+	err := rt.declareStream(ctx, "advisory stream "+wire.AdvisoryStream, jetstream.StreamConfig{
+		Name:        wire.AdvisoryStream,
 		Description: "natsfn: JetStream MAX_DELIVERIES advisories, turned into dead letters",
-		Subjects:    []string{advisorySubject + ".>"},
+		Subjects:    []string{wire.AdvisorySubject + ".>"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    ev.Replicas,
 		MaxAge:      ev.MaxAge,
@@ -65,10 +51,10 @@ func (rt *Runtime) startAdvisoryWatcher(ctx context.Context, triggers []*trigger
 	if err != nil {
 		return nil, err
 	}
-	durable := AdvisoryDurable(owners...)
+	durable := wire.AdvisoryDurable(owners...)
 	var cons jetstream.Consumer
 	err = rt.await(ctx, "advisory consumer "+durable, func(actx context.Context) error {
-		c, err := rt.js.CreateOrUpdateConsumer(actx, AdvisoryStream, jetstream.ConsumerConfig{
+		c, err := rt.js.CreateOrUpdateConsumer(actx, wire.AdvisoryStream, jetstream.ConsumerConfig{
 			Durable:        durable,
 			Description:    "natsfn: turns MAX_DELIVERIES advisories of " + strings.Join(owners, ", ") + " into dead letters",
 			FilterSubjects: filters,
@@ -140,9 +126,9 @@ func (w *advisoryWatcher) handle(data []byte) error {
 	if err != nil {
 		return err
 	}
-	d := DeadLetter{
+	d := wire.DeadLetter{
 		Subject: raw.Subject, Stream: adv.Stream, Sequence: adv.StreamSeq,
-		Service: meta[metaService], Function: meta[metaFunction], Class: ClassCrashed,
+		Service: meta[metaService], Function: meta[metaFunction], Class: wire.ClassCrashed,
 		Error:      fmt.Sprintf("no answer in %d deliveries: the replicas running it crashed or stalled past AckWait", adv.Deliveries),
 		Deliveries: int(adv.Deliveries), Time: time.Now(), Header: raw.Header, Data: raw.Data,
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 	"github.com/rs/zerolog"
 )
 
@@ -25,7 +26,7 @@ type binding struct {
 	fn       *Function
 	subject  string
 	metadata map[string]string // what `nats micro info` shows
-	handler  Handler
+	handler  handler
 	sub      *nats.Subscription
 	readers  sync.WaitGroup // the goroutines that take requests
 	running  atomic.Int64   // requests being served
@@ -50,7 +51,7 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 		service:  def.Name,
 		instance: svc.id,
 		fn:       fn,
-		subject:  def.subject(fn),
+		subject:  def.Subject(fn),
 		workers:  newWorkers(n),
 		timeout:  timeout,
 		log: rt.log.With().Str("service", def.Name).Str("function", fn.Name).
@@ -67,7 +68,7 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 	if fn.Stats != nil {
 		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)
 	}
-	mws := append([]Middleware{rt.metrics.instrument(def.Name, fn.Name), Logging(), Recover(), Timeout(timeout)}, fn.Middleware...)
+	mws := []middleware{rt.metrics.instrument(def.Name, fn.Name), logging(), recovering(), withTimeout(timeout)}
 	b.handler = chain(b.run, mws...)
 
 	// One subscription in micro's queue group: the server gives each
@@ -109,16 +110,16 @@ func (b *binding) read() {
 // the time of the invocation itself, and whether it answered an error.
 func (b *binding) serve(m *nats.Msg) {
 	started := time.Now()
-	cid := SafeCorrelationID(m.Header.Get(HeaderCorrelationID))
+	cid := wire.SafeCorrelationID(m.Header.Get(wire.HeaderCorrelationID))
 	// A request's outputs get ids derived from its Nats-Msg-Id, so a caller
 	// that resends with the same id emits nothing twice; without one, the
 	// ids are fresh (made only if the function emits).
 	out, err := b.invoke(call{cid: cid, header: m.Header, data: m.Data, inputID: m.Header.Get(nats.MsgIdHdr), attempt: 1, attempts: 1})
 
-	reply := &nats.Msg{Header: nats.Header{HeaderCorrelationID: []string{cid}}, Data: out}
+	reply := &nats.Msg{Header: nats.Header{wire.HeaderCorrelationID: []string{cid}}, Data: out}
 	var e *Error
 	if err != nil {
-		e = AsError(err)
+		e = wire.Classify(err)
 		reply.Header[micro.ErrorHeader] = []string{e.Message}
 		reply.Header[micro.ErrorCodeHeader] = []string{strconv.Itoa(e.Code)}
 		reply.Data, _ = json.Marshal(e)
@@ -148,11 +149,11 @@ func (b *binding) invoke(c call) ([]byte, error) {
 	// One allocation for what an invocation carries: its view for
 	// middleware, its state and its context.
 	f := &struct {
-		inv Invocation
+		inv rawCall
 		st  invocation
 		ctx invocationCtx
 	}{
-		inv: Invocation{Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
+		inv: rawCall{Service: b.service, Function: b.fn.Name, Instance: b.instance, Subject: b.subject,
 			CorrelationID: c.cid, Header: c.header, Data: c.data, Started: time.Now()},
 		st: invocation{rt: b.rt, svc: b.service, fn: b.fn, cid: c.cid, nc: b.rt.nc, base: &b.log, inputID: c.inputID,
 			header: c.header, attempt: c.attempt, attempts: c.attempts},
@@ -162,7 +163,7 @@ func (b *binding) invoke(c call) ([]byte, error) {
 }
 
 // run is the innermost handler: the function itself, then its events.
-func (b *binding) run(ctx context.Context, inv *Invocation) ([]byte, error) {
+func (b *binding) run(ctx context.Context, inv *rawCall) ([]byte, error) {
 	out, err := b.fn.terminal(ctx, inv)
 	if err != nil {
 		return nil, err

@@ -3,13 +3,15 @@ package natsfn
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Bucket declares a JetStream key-value bucket a service owns; the runtime
-// creates or updates it at start. Functions reach it with KV.
+// creates or updates it at start. A function that lists it in
+// FuncConfig.Buckets reaches it with KV.
 type Bucket struct {
 	Name    string
 	History uint8         // revisions kept per key; default 1
@@ -38,30 +40,19 @@ func (rt *Runtime) declareBuckets(ctx context.Context) error {
 	return nil
 }
 
-// KV returns a bucket declared by the service of the running function.
+// KV returns a bucket of the running function's service, one the
+// function lists in its FuncConfig.Buckets.
 func KV(ctx context.Context, name string) (jetstream.KeyValue, error) {
 	st := invocationOf(ctx)
-	rt, _ := ctx.Value(runtimeKey).(*Runtime)
-	if st == nil && rt == nil {
-		return nil, fmt.Errorf("bucket %s: not inside a function or job", name)
+	if st == nil {
+		return nil, fmt.Errorf("bucket %s: not inside a function", name)
 	}
-	if rt == nil {
-		rt = st.rt
+	if !slices.Contains(st.fn.Buckets, name) {
+		return nil, configError("function %s uses bucket %s, which is not in its FuncConfig.Buckets", st.fn.Name, name)
 	}
-	kv, ok := rt.buckets.Load(name)
+	kv, ok := st.rt.buckets.Load(name)
 	if !ok {
-		return nil, fmt.Errorf("bucket %s is not declared in the service's Buckets", name)
+		return nil, configError("bucket %s is not declared in the service's Buckets", name)
 	}
 	return kv.(jetstream.KeyValue), nil
-}
-
-// JetStream returns the runtime's JetStream context, inside a function or job.
-func JetStream(ctx context.Context) jetstream.JetStream {
-	if st := invocationOf(ctx); st != nil {
-		return st.rt.js
-	}
-	if rt, ok := ctx.Value(runtimeKey).(*Runtime); ok {
-		return rt.js
-	}
-	return nil
 }

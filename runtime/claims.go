@@ -10,12 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ClaimsBucket is the KV bucket where each function records which logical
-// events it has started and finished, so that one function runs once per
-// logical event even when the event arrives twice: redelivered after a
-// crash, or as both its v1 and v2 copy during a schema migration.
-const ClaimsBucket = "natsfn_claims"
-
 const (
 	claimRunning = "running"
 	claimDone    = "done"

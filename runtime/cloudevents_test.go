@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-
-	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func TestParseEvent(t *testing.T) {
@@ -17,11 +15,11 @@ func TestParseEvent(t *testing.T) {
 			"ce-time": {"2026-11-21T10:00:00.5Z"}, "content-type": {"application/json"},
 		}
 	}
-	ev, err := natsfn.ParseEvent(valid())
+	ev, err := natsfn.parseEvent(valid())
 	if err != nil || ev.ID != "e-1" || ev.Type != "orders.created.v2" || ev.Time.IsZero() {
 		t.Fatalf("valid event: %+v %v", ev, err)
 	}
-	if _, err := natsfn.ParseEvent(nats.Header{}); !errors.Is(err, natsfn.ErrNotCloudEvent) {
+	if _, err := natsfn.parseEvent(nats.Header{}); !errors.Is(err, natsfn.errNotCloudEvent) {
 		t.Fatalf("no headers: %v", err)
 	}
 	for header, value := range map[string]string{
@@ -30,14 +28,14 @@ func TestParseEvent(t *testing.T) {
 	} {
 		h := valid()
 		h.Set(header, value)
-		if _, err := natsfn.ParseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
+		if _, err := natsfn.parseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
 			t.Errorf("%s=%q: error %v does not name the header", header, value, err)
 		}
 	}
-	if got := natsfn.BaseType("orders.created.v12"); got != "orders.created" {
-		t.Errorf("BaseType = %q", got)
+	if got := natsfn.baseType("orders.created.v12"); got != "orders.created" {
+		t.Errorf("baseType = %q", got)
 	}
-	if got := natsfn.BaseType("orders.created"); got != "orders.created" {
-		t.Errorf("BaseType without version = %q", got)
+	if got := natsfn.baseType("orders.created"); got != "orders.created" {
+		t.Errorf("baseType without version = %q", got)
 	}
 }

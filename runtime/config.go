@@ -2,10 +2,10 @@ package natsfn
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
@@ -54,8 +54,9 @@ type Config struct {
 
 	// Logger is the base logger; default JSON lines on stderr at info level.
 	Logger *zerolog.Logger
-	// Metrics is the registry to record into; default a new one.
-	Metrics *Metrics
+	// Metrics is the VictoriaMetrics set the runtime records into (add your
+	// own metrics to it); default a new one.
+	Metrics *metrics.Set
 }
 
 // SetDefaults fills the zero values.
@@ -92,7 +93,7 @@ func (c *Config) SetDefaults() {
 		c.Logger = &l
 	}
 	if c.Metrics == nil {
-		c.Metrics = NewMetrics()
+		c.Metrics = metrics.NewSet()
 	}
 	c.Events.SetDefaults()
 }
@@ -101,16 +102,16 @@ func (c *Config) SetDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Concurrency < 1 {
-		errs = append(errs, fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency))
+		errs = append(errs, configError("concurrency %d: must be at least 1", c.Concurrency))
 	}
 	if c.Timeout < 0 || c.ShutdownTimeout < 0 {
-		errs = append(errs, errors.New("timeouts must not be negative"))
+		errs = append(errs, configError("timeouts must not be negative"))
 	}
 	if c.ConnectBackoffMin <= 0 || c.ConnectBackoffMax < c.ConnectBackoffMin {
-		errs = append(errs, fmt.Errorf("connect backoff %s..%s: need 0 < min <= max", c.ConnectBackoffMin, c.ConnectBackoffMax))
+		errs = append(errs, configError("connect backoff %s..%s: need 0 < min <= max", c.ConnectBackoffMin, c.ConnectBackoffMax))
 	}
 	if c.ReconnectBufSize < 0 {
-		errs = append(errs, errors.New("reconnect buffer size must not be negative"))
+		errs = append(errs, configError("reconnect buffer size must not be negative"))
 	}
 	errs = append(errs, c.Events.Validate())
 	return errors.Join(errs...)

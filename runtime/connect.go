@@ -20,7 +20,7 @@ func Connect(ctx context.Context, cfg Config) (*nats.Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return connect(ctx, &cfg, *cfg.Logger, cfg.Metrics, connHooks{})
+	return connect(ctx, &cfg, *cfg.Logger, &recorder{set: cfg.Metrics}, connHooks{})
 }
 
 // connHooks let a Runtime follow its connection: permission errors, which
@@ -33,7 +33,7 @@ type connHooks struct {
 // with jitter, so a replica started before NATS waits for it with clear logs.
 // Once connected, the client reconnects forever and buffers what is
 // published meanwhile.
-func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *Metrics, h connHooks) (*nats.Conn, error) {
+func connect(ctx context.Context, cfg *Config, log zerolog.Logger, m *recorder, h connHooks) (*nats.Conn, error) {
 	opts := append([]nats.Option{
 		nats.Name(cfg.Name),
 		nats.CustomInboxPrefix(cmp.Or(cfg.InboxPrefix, nats.InboxPrefix[:len(nats.InboxPrefix)-1])),

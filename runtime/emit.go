@@ -11,50 +11,36 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
-type (
-	pendingEvent struct {
-		typ  string
-		data []byte
-		id   string
-	}
-
-	// EmitOption adjusts one emitted event.
-	EmitOption func(*pendingEvent)
-)
-
-// WithEventID sets the event's logical id (its ce-id), e.g. an order id, so
-// the same business fact always gets the same id wherever it is emitted.
-func WithEventID(id string) EmitOption { return func(e *pendingEvent) { e.id = id } }
+type pendingEvent struct {
+	typ  string
+	data []byte
+	id   string
+}
 
 // Emit queues an event of eventType (also its subject, e.g.
-// "inventory.reserved.v1") with payload as JSON data. The runtime publishes
+// "inventory.reserved.v1") with payload as JSON data. id is the event's
+// logical id (its ce-id), e.g. an order id, so the same business fact gets
+// the same id wherever it is emitted; "" derives one from the input. The runtime publishes
 // queued events to JetStream after the function returns without error and
 // before the input is acknowledged or answered, each with CloudEvents
 // headers, the correlation id, the input's traceparent, and a Nats-Msg-Id
 // derived from the input, so a redelivered input cannot emit twice.
 // Emitting "x.v1" and "x.v2" in one invocation dual-publishes one logical
 // event: both copies share a ce-id.
-func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption) error {
-	ev, err := newEvent("emit", eventType, payload, opts)
+func Emit(ctx context.Context, eventType, id string, payload any) error {
+	ev, err := newEvent("emit", eventType, id, payload)
 	if err != nil {
 		return err
 	}
 	st := invocationOf(ctx)
-	if st != nil && !st.fn.mayEmit(eventType) {
-		return fmt.Errorf("emit %s: not declared in FuncConfig.Emits of %s", eventType, st.fn.Name)
-	}
 	if st == nil {
-		// In a job there is no input to acknowledge: publish now.
-		rt, ok := ctx.Value(runtimeKey).(*Runtime)
-		if !ok {
-			return fmt.Errorf("emit %s: not inside a function or job", eventType)
-		}
-		if ev.id == "" {
-			ev.id = NewCorrelationID()
-		}
-		return rt.publishEvent(ctx, "natsfn/job", ev, CorrelationID(ctx), "")
+		return fmt.Errorf("emit %s: not inside a function", eventType)
+	}
+	if !st.fn.mayEmit(eventType) {
+		return configError("function %s emits %s, which is not in its FuncConfig.Emits", st.fn.Name, eventType)
 	}
 	st.mu.Lock()
 	st.outbox = append(st.outbox, ev)
@@ -64,16 +50,12 @@ func Emit(ctx context.Context, eventType string, payload any, opts ...EmitOption
 
 // newEvent encodes an event about to be emitted or scheduled (what says
 // which, in errors).
-func newEvent(what, eventType string, payload any, opts []EmitOption) (pendingEvent, error) {
+func newEvent(what, eventType, id string, payload any) (pendingEvent, error) {
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return pendingEvent{}, fmt.Errorf("%s %s: %w", what, eventType, err)
 	}
-	ev := pendingEvent{typ: eventType, data: data}
-	for _, o := range opts {
-		o(&ev)
-	}
-	return ev, nil
+	return pendingEvent{typ: eventType, data: data, id: id}, nil
 }
 
 // publishOutbox publishes an invocation's events at once and waits for
@@ -93,7 +75,7 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 	// Bounded by the invocation's own deadline: a publish that hangs past
 	// it is a timed-out invocation, retried like one.
 	source := "natsfn/" + b.service + "/" + b.fn.Name
-	traceparent := st.header.Get(HeaderTraceParent)
+	traceparent := st.header.Get(wire.HeaderTraceParent)
 	for i := range outbox {
 		if outbox[i].id == "" {
 			outbox[i].id = st.nextEventID(outbox[i].typ)
@@ -147,12 +129,12 @@ func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEv
 func eventMsg(source string, ev pendingEvent, cid, traceparent string) *nats.Msg {
 	msg := nats.NewMsg(ev.typ)
 	msg.Data = ev.data
-	Event{ID: ev.id, Source: source, Type: ev.typ, Time: time.Now()}.stamp(msg.Header)
+	envelope{ID: ev.id, Source: source, Type: ev.typ, Time: time.Now()}.stamp(msg.Header)
 	if cid != "" {
-		msg.Header.Set(HeaderCorrelationID, cid)
+		msg.Header.Set(wire.HeaderCorrelationID, cid)
 	}
 	if traceparent != "" {
-		msg.Header.Set(HeaderTraceParent, traceparent)
+		msg.Header.Set(wire.HeaderTraceParent, traceparent)
 	}
 	return msg
 }

@@ -2,7 +2,6 @@ package natsfn
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -73,19 +72,19 @@ func (c *EventsConfig) SetDefaults() {
 func (c *EventsConfig) Validate() error {
 	var errs []error
 	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("events: replicas %d: must be 1 to 5", c.Replicas))
+		errs = append(errs, configError("events: replicas %d: must be 1 to 5", c.Replicas))
 	}
 	if c.MaxDeliver < 1 {
-		errs = append(errs, fmt.Errorf("events: max deliver %d: must be at least 1", c.MaxDeliver))
+		errs = append(errs, configError("events: max deliver %d: must be at least 1", c.MaxDeliver))
 	}
 	if c.MaxAckPending < 1 {
-		errs = append(errs, fmt.Errorf("events: max ack pending %d: must be at least 1", c.MaxAckPending))
+		errs = append(errs, configError("events: max ack pending %d: must be at least 1", c.MaxAckPending))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
-		errs = append(errs, fmt.Errorf("events: retry backoff %s..%s: need 0 < min <= max", c.RetryMin, c.RetryMax))
+		errs = append(errs, configError("events: retry backoff %s..%s: need 0 < min <= max", c.RetryMin, c.RetryMax))
 	}
 	if c.AckWait < time.Second/10 || c.MaxAge <= 0 || c.Duplicates <= 0 || c.DeadLetterMaxAge <= 0 {
-		errs = append(errs, errors.New("events: ack wait must be at least 100ms and ages positive"))
+		errs = append(errs, configError("events: ack wait must be at least 100ms and ages positive"))
 	}
 	return errors.Join(errs...)
 }

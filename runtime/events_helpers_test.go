@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 type (
@@ -183,7 +184,7 @@ func waitStarted(t testing.TB, inv *inventory, orderID string) {
 	}
 }
 
-var reserveV1 = natsfn.DurableName("inventory", "reserve", "orders.created.v1")
+var reserveV1 = wire.DurableName("inventory", "reserve", "orders.created.v1")
 
 // atomicString is a string shared between a test and its functions.
 type atomicString struct{ v atomic.Value }

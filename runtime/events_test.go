@@ -12,6 +12,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 func TestEventHappyPath(t *testing.T) {
@@ -23,7 +24,7 @@ func TestEventHappyPath(t *testing.T) {
 
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	testkit.PublishEvent(t, js, "orders.created.v1", "ord-1", orderCreatedV1{OrderID: "ord-1", Qty: 2},
-		natsfn.HeaderCorrelationID, "corr-ord-1", natsfn.HeaderTraceParent, traceparent)
+		wire.HeaderCorrelationID, "corr-ord-1", wire.HeaderTraceParent, traceparent)
 	eventually(t, 10*time.Second, "the order is reserved", func() bool {
 		return len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")) == 1 && settled(t, js, "ORDERS", reserveV1)
 	})
@@ -31,19 +32,19 @@ func TestEventHappyPath(t *testing.T) {
 	out := eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")[0]
 	h := out.Headers()
 	want := map[string]string{
-		natsfn.HeaderCESpecVersion: "1.0", natsfn.HeaderCEType: "inventory.reserved.v1",
-		natsfn.HeaderCESource: "natsfn/inventory/reserve", natsfn.HeaderContentType: "application/json",
-		natsfn.HeaderCorrelationID: "corr-ord-1", natsfn.HeaderTraceParent: traceparent,
+		wire.HeaderCESpecVersion: "1.0", wire.HeaderCEType: "inventory.reserved.v1",
+		wire.HeaderCESource: "natsfn/inventory/reserve", wire.HeaderContentType: "application/json",
+		wire.HeaderCorrelationID: "corr-ord-1", wire.HeaderTraceParent: traceparent,
 	}
 	for k, v := range want {
 		if h.Get(k) != v {
 			t.Errorf("output header %s = %q, want %q", k, h.Get(k), v)
 		}
 	}
-	if h.Get(natsfn.HeaderCEID) == "" || h.Get(nats.MsgIdHdr) == "" || h.Get(natsfn.HeaderCETime) == "" {
+	if h.Get(wire.HeaderCEID) == "" || h.Get(nats.MsgIdHdr) == "" || h.Get(wire.HeaderCETime) == "" {
 		t.Errorf("output lacks ce-id, ce-time or Nats-Msg-Id: %v", h)
 	}
-	if _, err := natsfn.ParseEvent(h); err != nil {
+	if _, err := natsfn.parseEvent(h); err != nil {
 		t.Errorf("output is not a valid CloudEvent: %v", err)
 	}
 	var body stockReserved
@@ -93,11 +94,11 @@ func TestEventTransientErrorsBackOffThenDeadLetter(t *testing.T) {
 		t.Errorf("retries came after %s and %s; want backoff of at least 200ms then 400ms", gap1, gap2)
 	}
 	dl := deadLetters(t, nc)[0]
-	if dl.Class != natsfn.ClassExhausted || dl.Deliveries != 3 || !strings.Contains(dl.Error, "stock database unreachable") ||
+	if dl.Class != wire.ClassExhausted || dl.Deliveries != 3 || !strings.Contains(dl.Error, "stock database unreachable") ||
 		dl.Function != "reserve" || dl.Service != "inventory" || dl.Subject != "orders.created.v1" || dl.Stream != "ORDERS" {
 		t.Errorf("dead letter: %+v", dl)
 	}
-	if dl.Header.Get(natsfn.HeaderCEID) != "flaky-1" || !strings.Contains(string(dl.Data), "flaky-1") {
+	if dl.Header.Get(wire.HeaderCEID) != "flaky-1" || !strings.Contains(string(dl.Data), "flaky-1") {
 		t.Errorf("dead letter lost the original: %v %s", dl.Header, dl.Data)
 	}
 	eventually(t, 5*time.Second, "the consumer settles", func() bool { return settled(t, js, "ORDERS", reserveV1) })
@@ -125,12 +126,12 @@ func TestEventPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 
 	byID := map[string]natsfn.DeadLetter{}
 	for _, d := range deadLetters(t, nc) {
-		byID[d.Header.Get(natsfn.HeaderCEID)] = d
+		byID[d.Header.Get(wire.HeaderCEID)] = d
 	}
-	if d := byID["perm-1"]; d.Class != natsfn.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "discontinued") {
+	if d := byID["perm-1"]; d.Class != wire.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "discontinued") {
 		t.Errorf("business rule: %+v", d)
 	}
-	if d := byID["bad-1"]; d.Class != natsfn.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "qty") {
+	if d := byID["bad-1"]; d.Class != wire.ClassPermanent || d.Deliveries != 1 || !strings.Contains(d.Error, "qty") {
 		t.Errorf("invalid payload: %+v", d)
 	}
 	if inv.callsFor("perm-1") != 1 || inv.callsFor("bad-1") != 0 {
@@ -234,8 +235,8 @@ func TestCrashLoopingEventReachesDeadLettersViaAdvisory(t *testing.T) {
 	startRuntime(t, srv.ClientURL(), cfg, inv.service("1.0.0", "orders.created.v1"))
 	eventually(t, 15*time.Second, "the poison event is dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
 	d := deadLetters(t, nc)[0]
-	if d.Class != natsfn.ClassCrashed || d.Deliveries != 2 || d.Function != "reserve" || d.Subject != "orders.created.v1" ||
-		d.Header.Get(natsfn.HeaderCEID) != "ord-poison" || !strings.Contains(string(d.Data), "ord-poison") {
+	if d.Class != wire.ClassCrashed || d.Deliveries != 2 || d.Function != "reserve" || d.Subject != "orders.created.v1" ||
+		d.Header.Get(wire.HeaderCEID) != "ord-poison" || !strings.Contains(string(d.Data), "ord-poison") {
 		t.Fatalf("dead letter: %+v %s", d, d.Data)
 	}
 	if inv.callsFor("ord-poison") != 0 {
@@ -280,7 +281,7 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 			t.Fatalf("create %s: %+v %v", id, out, err)
 		}
 	}
-	reserveV2 := natsfn.DurableName("inventory", "reserve", "orders.created.v2")
+	reserveV2 := wire.DurableName("inventory", "reserve", "orders.created.v2")
 	settle := func(what string, n int) {
 		t.Helper()
 		eventually(t, 20*time.Second, what, func() bool {
@@ -318,8 +319,8 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 	}
 	ids := map[string][]string{}
 	for _, m := range append(v1, v2...) {
-		id := m.Headers().Get(natsfn.HeaderCEID)
-		ids[id] = append(ids[id], m.Headers().Get(natsfn.HeaderCEType)+" "+m.Headers().Get(nats.MsgIdHdr))
+		id := m.Headers().Get(wire.HeaderCEID)
+		ids[id] = append(ids[id], m.Headers().Get(wire.HeaderCEType)+" "+m.Headers().Get(nats.MsgIdHdr))
 	}
 	for _, id := range []string{"m-3", "m-4", "m-5"} {
 		if len(ids[id]) != 2 || ids[id][0] == ids[id][1] {
@@ -386,7 +387,7 @@ func TestInvalidCloudEventIsDeadLettered(t *testing.T) {
 	js := jsFor(t, nc)
 
 	msg := nats.NewMsg("orders.created.v1")
-	msg.Header.Set(natsfn.HeaderCESpecVersion, "0.3")
+	msg.Header.Set(wire.HeaderCESpecVersion, "0.3")
 	msg.Data = []byte(`{"order_id":"x","qty":1}`)
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
@@ -422,7 +423,7 @@ func TestLongWorkIsNotRedeliveredUnderItself(t *testing.T) {
 		Functions: []*natsfn.Function{slow}, Streams: eventStreams})
 
 	testkit.PublishEvent(t, js, "orders.created.v1", "long-1", orderCreatedV1{OrderID: "long-1", Qty: 1})
-	durable := natsfn.DurableName("slowpoke", "slow", "orders.created.v1")
+	durable := wire.DurableName("slowpoke", "slow", "orders.created.v1")
 	eventually(t, 15*time.Second, "the long invocation is acknowledged", func() bool { return calls.Load() > 0 && settled(t, js, "ORDERS", durable) })
 	c, err := js.Consumer(context.Background(), "ORDERS", durable)
 	if err != nil {
@@ -453,8 +454,8 @@ func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
 	})
 	again := nats.NewMsg("orders.created.v1")
 	again.Data = []byte(`{"order_id":"idem-1","qty":1}`)
-	for k, v := range map[string]string{natsfn.HeaderCESpecVersion: "1.0", natsfn.HeaderCEID: "idem-1",
-		natsfn.HeaderCESource: "test", natsfn.HeaderCEType: "orders.created.v1", nats.MsgIdHdr: "idem-1|replayed"} {
+	for k, v := range map[string]string{wire.HeaderCESpecVersion: "1.0", wire.HeaderCEID: "idem-1",
+		wire.HeaderCESource: "test", wire.HeaderCEType: "orders.created.v1", nats.MsgIdHdr: "idem-1|replayed"} {
 		again.Header.Set(k, v)
 	}
 	if _, err := js.PublishMsg(context.Background(), again); err != nil {
@@ -466,7 +467,7 @@ func TestIdempotentFunctionRunsWithoutClaims(t *testing.T) {
 	if n := len(eventsOn(t, js, "INVENTORY", "inventory.reserved.v1")); n != 1 {
 		t.Errorf("%d inventory.reserved.v1 events, want the derived id to keep one", n)
 	}
-	kv, err := js.KeyValue(context.Background(), natsfn.ClaimsBucket)
+	kv, err := js.KeyValue(context.Background(), wire.ClaimsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,13 @@ package natsfn
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"reflect"
 	"regexp"
 	"slices"
 	"time"
 
+	"github.com/natsfn/natsfn/internal/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -39,26 +40,26 @@ type (
 		// the runtime runs the function once per logical event, also when a
 		// v1 and a v2 copy of the event both reach it.
 		Idempotent bool
-		// Result, if set, is the event type the function's output is published
-		// as after a successful invocation, e.g. "payment.charged.v1".
+		// What the function reaches besides its input, declared so a
+		// mistake fails at New, not at the first event, and so `natsfn
+		// nats-config` can allow exactly this (see the package doc):
+		//
+		// Result, if set, is the event type the function's output is
+		// published as after a successful invocation, e.g.
+		// "payment.charged.v1". Emits lists the event types it may Emit.
+		// Writes lists the subjects it writes records and schedules to
+		// (Put, Schedule, PurgeSchedule, Record; e.g. "order.>"). Each of
+		// these must be kept by a stream of the function's own Service.
 		Result string
-		// Emits declares the event types the function may Emit; Emit refuses
-		// others, and `natsfn nats-config` allows exactly these (and Result).
-		Emits []string
-		// Calls declares the request subjects the function sends requests
-		// to, for `natsfn nats-config`.
-		Calls []string
-		// Writes declares the subjects the function writes records and
-		// schedules to (Put, Schedule; e.g. "order.>"), for `natsfn
-		// nats-config`: it may publish there, read records back and purge
-		// schedules in the stream that keeps them.
+		Emits  []string
 		Writes []string
+		// Calls lists the request subjects it may Call.
+		Calls []string
+		// Buckets lists the key-value buckets of its Service it uses (KV).
+		Buckets []string
 		// Stats, if set, adds function-specific figures (a circuit breaker's
 		// state, say) to the endpoint's data in `nats micro stats`.
 		Stats func() map[string]any
-		// Middleware wraps the function inside the runtime's own (logging,
-		// metrics, recovery, timeout), outermost first.
-		Middleware []Middleware
 	}
 
 	// Function is a typed Go function prepared for the runtime: its schemas
@@ -82,14 +83,14 @@ var nameRegexp = regexp.MustCompile(`^[A-Za-z0-9\-_]+$`)
 func Func[In, Out any](cfg FuncConfig, fn func(ctx context.Context, in In) (Out, error)) *Function {
 	f := &Function{FuncConfig: cfg}
 	if fn == nil {
-		f.err = fmt.Errorf("function %q: nil handler", cfg.Name)
+		f.err = configError("function %q: nil handler", cfg.Name)
 		return f
 	}
 	inType, outType := reflect.TypeFor[In](), reflect.TypeFor[Out]()
-	if f.requestSchema, f.err = SchemaFor(inType); f.err != nil {
+	if f.requestSchema, f.err = jsonschema.For(inType); f.err != nil {
 		return f
 	}
-	if f.responseSchema, f.err = SchemaFor(outType); f.err != nil {
+	if f.responseSchema, f.err = jsonschema.For(outType); f.err != nil {
 		return f
 	}
 	f.validator, f.err = compileSchema("natsfn:///"+cfg.Name+"/request.json", f.requestSchema)
@@ -114,22 +115,25 @@ func (f *Function) ResponseSchema() []byte { return f.responseSchema }
 // Validate reports a definition that cannot be served.
 func (f *Function) Validate() error {
 	if f.err != nil {
-		return f.err
+		if errors.Is(f.err, ErrConfig) {
+			return f.err
+		}
+		return configError("function %q: %v", f.Name, f.err)
 	}
 	if !nameRegexp.MatchString(f.Name) {
-		return fmt.Errorf("function name %q: use letters, digits, '-' and '_'", f.Name)
+		return configError("function name %q: use letters, digits, '-' and '_'", f.Name)
 	}
 	if f.Concurrency < 0 {
-		return fmt.Errorf("function %q: concurrency must be >= 0 (0 takes the runtime default)", f.Name)
+		return configError("function %q: concurrency must be >= 0 (0 takes the runtime default)", f.Name)
 	}
 	if f.Timeout < 0 {
-		return fmt.Errorf("function %q: timeout must be >= 0 (0 takes the runtime default)", f.Name)
+		return configError("function %q: timeout must be >= 0 (0 takes the runtime default)", f.Name)
 	}
 	return nil
 }
 
 // terminal is the innermost handler: validate, decode, call, encode.
-func (f *Function) terminal(ctx context.Context, inv *Invocation) ([]byte, error) {
+func (f *Function) terminal(ctx context.Context, inv *rawCall) ([]byte, error) {
 	if verr := validateBody(f.validator, inv.Data); verr != nil {
 		return nil, verr
 	}
@@ -140,11 +144,7 @@ func (f *Function) terminal(ctx context.Context, inv *Invocation) ([]byte, error
 	return json.Marshal(out)
 }
 
-// mayEmit reports whether the function declared eventType. A function that
-// declares nothing may emit anything (handy in tests and prototypes).
+// mayEmit reports whether the function declared eventType.
 func (f *Function) mayEmit(eventType string) bool {
-	if len(f.Emits) == 0 || eventType == f.Result {
-		return true
-	}
-	return slices.Contains(f.Emits, eventType)
+	return eventType == f.Result || slices.Contains(f.Emits, eventType)
 }

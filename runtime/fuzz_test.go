@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 type fuzzOrder struct {
@@ -66,19 +67,19 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add("1.0", " ", "s", "t", "", "application/json; charset=utf-8")
 	f.Fuzz(func(t *testing.T, spec, id, source, typ, at, ct string) {
 		h := nats.Header{}
-		for k, v := range map[string]string{HeaderCESpecVersion: spec, HeaderCEID: id, HeaderCESource: source,
-			HeaderCEType: typ, HeaderCETime: at, HeaderContentType: ct} {
+		for k, v := range map[string]string{wire.HeaderCESpecVersion: spec, wire.HeaderCEID: id, wire.HeaderCESource: source,
+			wire.HeaderCEType: typ, wire.HeaderCETime: at, wire.HeaderContentType: ct} {
 			if v != "" {
 				h.Set(k, v)
 			}
 		}
-		ev, err := ParseEvent(h)
+		ev, err := parseEvent(h)
 		switch {
 		case err == nil:
 			if strings.TrimSpace(ev.ID) == "" || strings.TrimSpace(ev.Source) == "" || strings.TrimSpace(ev.Type) == "" {
 				t.Fatalf("accepted an envelope without required attributes: %+v", ev)
 			}
-		case err == ErrNotCloudEvent:
+		case err == errNotCloudEvent:
 			if spec != "" {
 				t.Fatalf("has a spec version %q but called not a CloudEvent", spec)
 			}

@@ -1,12 +1,14 @@
 package natsfn
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // keyLocks serialises the compare-and-set writers of one key inside this
@@ -80,19 +82,22 @@ func LockKeys(ctx context.Context, kv jetstream.KeyValue, keys ...string) (unloc
 	return unlock, nil
 }
 
-// KeyMsg reads the last message of key in kv: its value, or its delete
-// marker with the marker's headers (HeaderReason), and its revision.
-// A key that never was, or whose marker expired, returns ErrKeyNotFound.
-func KeyMsg(ctx context.Context, kv jetstream.KeyValue, key string) (*jetstream.RawStreamMsg, error) {
-	rt := runtimeOf(ctx)
-	if rt == nil {
-		return nil, errors.New("key: not inside a function or job")
+// ReadKey reads the last message of key in kv, as a step that must tell a
+// deleted key from one never written decides on it: the value and its
+// revision; or, for a delete marker, its revision and why it was deleted
+// (DeleteKey's reason, else "deleted"). A key that never was, or whose
+// marker expired, is jetstream.ErrKeyNotFound.
+func ReadKey(ctx context.Context, kv jetstream.KeyValue, key string) (value []byte, rev uint64, deleted string, err error) {
+	st := invocationOf(ctx)
+	if st == nil {
+		return nil, 0, "", errors.New("read key: not inside a function")
 	}
-	return lastMsg(ctx, rt, "KV_"+kv.Bucket(), keySubject(kv, key))
-}
-
-// Deleted reports whether a key's last message is a delete marker.
-func Deleted(m *jetstream.RawStreamMsg) bool {
-	op := m.Header.Get(headerKVOp)
-	return op == "DEL" || op == "PURGE"
+	m, err := lastMsg(ctx, st.rt, "KV_"+kv.Bucket(), keySubject(kv, key))
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if op := m.Header.Get(headerKVOp); op == "DEL" || op == "PURGE" {
+		return nil, m.Sequence, cmp.Or(m.Header.Get(wire.HeaderReason), "deleted"), nil
+	}
+	return m.Data, m.Sequence, "", nil
 }

@@ -25,9 +25,6 @@ func IsConflict(err error) bool {
 	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
-// ErrKeyNotFound is returned by GetJSON for a missing key.
-var ErrKeyNotFound = jetstream.ErrKeyNotFound
-
 // keyError turns a key JetStream refuses (a wildcard, a space, an empty
 // token...) into a 400. Contracts should stop such ids at the edge; this is
 // the last line of defence, so caller input can never surface as a 500.
@@ -69,7 +66,8 @@ func getEntry(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream
 	}
 }
 
-// GetJSON reads the JSON value at key.
+// GetJSON reads the JSON value at key; a key that holds none (never
+// written, or deleted) is jetstream.ErrKeyNotFound.
 func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, error) {
 	var v T
 	e, err := getEntry(ctx, kv, key)
@@ -141,19 +139,4 @@ func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		case <-time.After(time.Duration(rand.IntN(1+attempt)) * time.Millisecond):
 		}
 	}
-}
-
-// CreateOrGet stores v at key unless the key exists, and returns what is
-// stored either way: the first writer wins and everyone learns its value.
-// It is how a step records a decision once under redelivery and races.
-func CreateOrGet[T any](ctx context.Context, kv jetstream.KeyValue, key string, v T) (stored T, created bool, err error) {
-	stored, err = Mutate(ctx, kv, key, func(cur *T, exists bool) error {
-		if exists {
-			created = false
-			return ErrNoChange
-		}
-		*cur, created = v, true
-		return nil
-	})
-	return stored, created, err
 }

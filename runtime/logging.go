@@ -4,16 +4,17 @@ import (
 	"context"
 	"time"
 
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 	"github.com/rs/zerolog"
 )
 
-// Logging writes one line per invocation with its outcome, code and duration.
+// logging writes one line per invocation with its outcome, code and duration.
 // Server errors are errors and client errors warnings; successes are debug
 // lines (`--log-level debug`), since metrics and `nats micro stats` already
 // count them and a line per success costs real throughput.
-func Logging() Middleware {
-	return func(next Handler) Handler {
-		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
+func logging() middleware {
+	return func(next handler) handler {
+		return func(ctx context.Context, inv *rawCall) ([]byte, error) {
 			out, err := next(ctx, inv)
 			if err == nil && !logs(ctx, zerolog.DebugLevel) {
 				return out, err
@@ -41,7 +42,7 @@ func outcomeOf(err error) (code int, outcome string) {
 	if err == nil {
 		return 200, "ok"
 	}
-	e := AsError(err)
+	e := wire.Classify(err)
 	switch {
 	case e.Code >= 500:
 		return e.Code, "error"

@@ -11,21 +11,16 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 )
 
-// Metrics records what the runtime does in a VictoriaMetrics set, written in
-// the Prometheus text format on the admin server's /metrics.
-type Metrics struct {
+// recorder records what the runtime does in a VictoriaMetrics set (one per
+// Runtime, so tests and `natsfn local` can run several runtimes in one
+// process), written in the Prometheus text format on the admin server's
+// /metrics.
+type recorder struct {
 	set *metrics.Set
 }
 
-// NewMetrics returns an empty registry; one per Runtime, so tests and
-// `natsfn local` can run several runtimes in one process.
-func NewMetrics() *Metrics { return &Metrics{set: metrics.NewSet()} }
-
-// Set exposes the underlying set for application metrics.
-func (m *Metrics) Set() *metrics.Set { return m.set }
-
-// WritePrometheus writes the runtime's metrics plus Go and process metrics.
-func (m *Metrics) WritePrometheus(w io.Writer) {
+// writePrometheus writes the runtime's metrics plus Go and process metrics.
+func (m *recorder) writePrometheus(w io.Writer) {
 	m.set.WritePrometheus(w)
 	metrics.WriteProcessMetrics(w)
 }
@@ -33,7 +28,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 // instrument counts invocations by outcome and code, times them (summary
 // with quantiles, usable by any Prometheus) and tracks how many run now.
 // The metric handles are looked up once per function, not per invocation.
-func (m *Metrics) instrument(service, function string) Middleware {
+func (m *recorder) instrument(service, function string) middleware {
 	labels := fmt.Sprintf(`service=%q,function=%q`, service, function)
 	inFlight := m.set.GetOrCreateGauge("natsfn_invocations_in_flight{"+labels+"}", nil)
 	duration := m.set.GetOrCreateSummary("natsfn_invocation_duration_seconds{" + labels + "}")
@@ -46,8 +41,8 @@ func (m *Metrics) instrument(service, function string) Middleware {
 		counters.Store(code, c)
 		return c
 	}
-	return func(next Handler) Handler {
-		return func(ctx context.Context, inv *Invocation) ([]byte, error) {
+	return func(next handler) handler {
+		return func(ctx context.Context, inv *rawCall) ([]byte, error) {
 			inFlight.Inc()
 			out, err := next(ctx, inv)
 			inFlight.Dec()
@@ -60,7 +55,7 @@ func (m *Metrics) instrument(service, function string) Middleware {
 }
 
 // connection metrics
-func (m *Metrics) connected(up bool) {
+func (m *recorder) connected(up bool) {
 	v := 0.0
 	if up {
 		v = 1
@@ -68,20 +63,20 @@ func (m *Metrics) connected(up bool) {
 	m.set.GetOrCreateGauge("natsfn_nats_connected", nil).Set(v)
 }
 
-func (m *Metrics) deadLetters(service, function, class string) *metrics.Counter {
+func (m *recorder) deadLetters(service, function, class string) *metrics.Counter {
 	return m.set.GetOrCreateCounter(fmt.Sprintf(`natsfn_dead_letters_total{service=%q,function=%q,class=%q}`, service, function, class))
 }
 
-func (m *Metrics) disconnected() { m.set.GetOrCreateCounter("natsfn_nats_disconnects_total").Inc() }
-func (m *Metrics) reconnected()  { m.set.GetOrCreateCounter("natsfn_nats_reconnects_total").Inc() }
-func (m *Metrics) connectAttempt() {
+func (m *recorder) disconnected() { m.set.GetOrCreateCounter("natsfn_nats_disconnects_total").Inc() }
+func (m *recorder) reconnected()  { m.set.GetOrCreateCounter("natsfn_nats_reconnects_total").Inc() }
+func (m *recorder) connectAttempt() {
 	m.set.GetOrCreateCounter("natsfn_nats_connect_attempts_total").Inc()
 }
 
 // exportStats publishes the numeric figures of a function's Stats as
 // gauges natsfn_function_<name>{service,function}, e.g. a circuit breaker's
 // state, so Prometheus sees what `nats micro stats` shows.
-func (m *Metrics) exportStats(service, function string, stats func() map[string]any) {
+func (m *recorder) exportStats(service, function string, stats func() map[string]any) {
 	labels := fmt.Sprintf(`service=%q,function=%q`, service, function)
 	m.set.RegisterMetricsWriter(func(w io.Writer) {
 		values := stats()

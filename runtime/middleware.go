@@ -8,9 +8,9 @@ import (
 )
 
 type (
-	// Invocation is one call of a function as middleware sees it: the raw
+	// rawCall is one call of a function as middleware sees it: the raw
 	// request before validation and decoding.
-	Invocation struct {
+	rawCall struct {
 		Service       string
 		Function      string
 		Instance      string // micro instance id of the service, as in `nats micro ls`
@@ -21,15 +21,15 @@ type (
 		Started       time.Time
 	}
 
-	// Handler runs an invocation and returns the encoded response.
-	Handler func(ctx context.Context, inv *Invocation) ([]byte, error)
+	// handler runs an invocation and returns the encoded response.
+	handler func(ctx context.Context, inv *rawCall) ([]byte, error)
 
-	// Middleware wraps a Handler, e.g. with retries or a circuit breaker.
-	Middleware func(Handler) Handler
+	// middleware wraps a handler, e.g. with retries or a circuit breaker.
+	middleware func(handler) handler
 )
 
 // chain applies middleware so that the first one is the outermost.
-func chain(h Handler, mws ...Middleware) Handler {
+func chain(h handler, mws ...middleware) handler {
 	for i := len(mws) - 1; i >= 0; i-- {
 		h = mws[i](h)
 	}

@@ -5,20 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // Record reads the record kept on subject of stream (written by Put):
 // its value and its sequence, to compare and set on. A subject that holds
-// nothing returns ErrKeyNotFound. Declared streams serve such reads from
+// nothing returns jetstream.ErrKeyNotFound. subject must be one of the
+// function's FuncConfig.Writes. Declared streams serve such reads from
 // their leader; while a replicated stream elects one, the read asks again
 // (as bucket reads do).
 func Record[T any](ctx context.Context, stream, subject string) (T, uint64, error) {
 	var v T
-	rt := runtimeOf(ctx)
-	if rt == nil {
-		return v, 0, errors.New("record: not inside a function or job")
+	rt, err := writer(ctx, subject)
+	if err != nil {
+		return v, 0, err
 	}
 	m, err := lastMsg(ctx, rt, stream, subject)
 	if err != nil {
@@ -43,7 +46,7 @@ func lastMsg(ctx context.Context, rt *Runtime, stream, subject string) (*jetstre
 		cancel()
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
-			return nil, ErrKeyNotFound
+			return nil, jetstream.ErrKeyNotFound
 		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 			continue
 		case err != nil:
@@ -66,11 +69,23 @@ func (rt *Runtime) stream(ctx context.Context, name string) (jetstream.Stream, e
 	return s, nil
 }
 
-// runtimeOf finds the runtime running a function or job.
+// runtimeOf finds the runtime running the function of ctx.
 func runtimeOf(ctx context.Context) *Runtime {
 	if st := invocationOf(ctx); st != nil {
 		return st.rt
 	}
-	rt, _ := ctx.Value(runtimeKey).(*Runtime)
-	return rt
+	return nil
+}
+
+// writer finds the runtime of the function of ctx, which must declare
+// subject in its FuncConfig.Writes.
+func writer(ctx context.Context, subject string) (*Runtime, error) {
+	st := invocationOf(ctx)
+	if st == nil {
+		return nil, fmt.Errorf("%s: not inside a function", subject)
+	}
+	if !slices.ContainsFunc(st.fn.Writes, func(p string) bool { return wire.SubjectsCollide(p, subject) }) {
+		return nil, configError("function %s writes %s, which is not in its FuncConfig.Writes", st.fn.Name, subject)
+	}
+	return st.rt, nil
 }

@@ -13,8 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 	"github.com/rs/zerolog"
 )
 
@@ -24,7 +26,7 @@ type Runtime struct {
 	cfg      Config
 	services []Service
 	log      zerolog.Logger
-	metrics  *Metrics
+	metrics  *recorder
 
 	nc        *nats.Conn // set once in Run before any subscription exists
 	ncPtr     atomic.Pointer[nats.Conn]
@@ -33,7 +35,6 @@ type Runtime struct {
 	watcher   *advisoryWatcher
 	buckets   sync.Map // name -> jetstream.KeyValue
 	streams   sync.Map // name -> jetstream.Stream, for Record
-	jobs      sync.WaitGroup
 	instances []*instance
 	mu        sync.RWMutex
 	bindings  map[string]*binding // by "service/function"
@@ -57,7 +58,7 @@ type Runtime struct {
 func New(cfg Config, services ...Service) (*Runtime, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("runtime config: %w", err)
+		return nil, err
 	}
 	names := map[string]bool{}
 	subjects := map[string]string{}
@@ -68,13 +69,13 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 			continue
 		}
 		if names[s.Name] {
-			errs = append(errs, fmt.Errorf("service %q given twice", s.Name))
+			errs = append(errs, configError("service %q given twice", s.Name))
 		}
 		names[s.Name] = true
 		for _, f := range s.Functions {
-			subj := s.subject(f)
+			subj := s.Subject(f)
 			if other, dup := subjects[subj]; dup {
-				errs = append(errs, fmt.Errorf("subject %q is used by %s and %s/%s", subj, other, s.Name, f.Name))
+				errs = append(errs, configError("subject %q is used by %s and %s/%s", subj, other, s.Name, f.Name))
 			}
 			subjects[subj] = s.Name + "/" + f.Name
 		}
@@ -88,7 +89,7 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 		cfg:       cfg,
 		services:  services,
 		log:       *cfg.Logger,
-		metrics:   cfg.Metrics,
+		metrics:   &recorder{set: cfg.Metrics},
 		bindings:  map[string]*binding{},
 		progress:  &progress{},
 		readyCh:   make(chan struct{}),
@@ -120,14 +121,10 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	rt.registered.Store(true)
-	jobsCtx, stopJobs := context.WithCancel(rt.invokeCtx)
-	rt.runJobs(jobsCtx)
 	close(rt.readyCh)
 	rt.log.Info().Int("services", len(rt.services)).Int("functions", len(rt.bindings)).Msg("serving")
 
 	<-ctx.Done()
-	stopJobs()
-	rt.jobs.Wait()
 	return rt.shutdown()
 }
 
@@ -223,7 +220,7 @@ func (rt *Runtime) declare(ctx context.Context) error {
 				}
 			}
 		}
-		if err := rt.declareStream(ctx, "dead-letter stream "+DeadLetterStream, deadLetterStreamConfig(ev)); err != nil {
+		if err := rt.declareStream(ctx, "dead-letter stream "+wire.DeadLetterStream, deadLetterStreamConfig(ev)); err != nil {
 			return err
 		}
 		// Claims keep nats.go's direct gets: a stale read of a claim shows
@@ -231,17 +228,17 @@ func (rt *Runtime) declare(ctx context.Context) error {
 		// compare-and-set, so it corrects itself; and a direct get names the
 		// key in its subject, which keeps each service to its own claims.
 		var kv jetstream.KeyValue
-		err := rt.await(ctx, "claims bucket "+ClaimsBucket, func(actx context.Context) error {
+		err := rt.await(ctx, "claims bucket "+wire.ClaimsBucket, func(actx context.Context) error {
 			// As it is already (see ensureStream), or made so.
-			s, err := rt.js.Stream(actx, "KV_"+ClaimsBucket)
+			s, err := rt.js.Stream(actx, "KV_"+wire.ClaimsBucket)
 			if err == nil {
 				if c := s.CachedInfo().Config; c.MaxAge == ev.Duplicates && c.Replicas == max(ev.Replicas, 1) && c.Storage == jetstream.FileStorage {
-					kv, err = rt.js.KeyValue(actx, ClaimsBucket)
+					kv, err = rt.js.KeyValue(actx, wire.ClaimsBucket)
 					return err
 				}
 			}
 			kv, err = rt.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
-				Bucket:      ClaimsBucket,
+				Bucket:      wire.ClaimsBucket,
 				Description: "natsfn: which logical events each function has started and finished",
 				TTL:         ev.Duplicates,
 				Storage:     jetstream.FileStorage,
@@ -409,10 +406,10 @@ func (rt *Runtime) startTriggers(ctx context.Context) error {
 }
 
 // storeDeadLetter writes d to the dead-letter stream and counts it.
-func (rt *Runtime) storeDeadLetter(d DeadLetter) error {
+func (rt *Runtime) storeDeadLetter(d wire.DeadLetter) error {
 	ctx, cancel := context.WithTimeout(rt.invokeCtx, 10*time.Second)
 	defer cancel()
-	if _, err := rt.js.PublishMsg(ctx, d.msg()); err != nil {
+	if _, err := rt.js.PublishMsg(ctx, d.Msg()); err != nil {
 		return err
 	}
 	rt.metrics.deadLetters(d.Service, d.Function, d.Class).Inc()
@@ -500,7 +497,7 @@ func (rt *Runtime) Started() <-chan struct{} { return rt.readyCh }
 func (rt *Runtime) Conn() *nats.Conn { return rt.ncPtr.Load() }
 
 // Metrics is the registry the runtime records into.
-func (rt *Runtime) Metrics() *Metrics { return rt.metrics }
+func (rt *Runtime) Metrics() *metrics.Set { return rt.metrics.set }
 
 // AdminAddr is the address the admin server listens on, once Run started it.
 func (rt *Runtime) AdminAddr() string {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 type (
@@ -294,22 +295,22 @@ func TestCorrelationIDTravels(t *testing.T) {
 	r := startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "mailer", Version: "1.0.0", Functions: []*natsfn.Function{send}})
 
 	// Given: the id travels from the caller.
-	ctx := natsfn.WithCorrelationID(context.Background(), "corr-123")
+	ctx := natsfn.wire.WithCorrelationID(context.Background(), "corr-123")
 	msg := nats.NewMsg("mailer.send")
-	msg.Header.Set(natsfn.HeaderCorrelationID, "corr-123")
+	msg.Header.Set(wire.HeaderCorrelationID, "corr-123")
 	msg.Data = []byte(`{"name":"ada"}`)
 	reply, err := nc.RequestMsgWithContext(ctxWithTimeout(t, ctx), msg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := reply.Header.Get(natsfn.HeaderCorrelationID); got != "corr-123" {
+	if got := reply.Header.Get(wire.HeaderCorrelationID); got != "corr-123" {
 		t.Errorf("reply correlation id = %q", got)
 	}
 	ev, err := events.NextMsg(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ev.Header.Get(natsfn.HeaderCorrelationID); got != "corr-123" {
+	if got := ev.Header.Get(wire.HeaderCorrelationID); got != "corr-123" {
 		t.Errorf("published message correlation id = %q", got)
 	}
 	var fnLine, invLine bool
@@ -329,7 +330,7 @@ func TestCorrelationIDTravels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reply.Header.Get(natsfn.HeaderCorrelationID) == "" {
+	if reply.Header.Get(wire.HeaderCorrelationID) == "" {
 		t.Error("no correlation id generated")
 	}
 }

@@ -2,22 +2,10 @@ package natsfn
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"reflect"
 
-	"github.com/invopop/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-// SchemaFor returns the JSON schema (draft 2020-12) of a Go type, as
-// published in endpoint metadata and committed under schemas/. Fields are
-// required unless tagged omitempty, and unknown fields are refused.
-func SchemaFor(t reflect.Type) ([]byte, error) {
-	r := &jsonschema.Reflector{ExpandedStruct: true, DoNotReference: true}
-	s := r.ReflectFromType(t)
-	return json.Marshal(s)
-}
 
 // compileSchema compiles a schema document with format assertions on, so
 // "format": "uuid" or "date-time" is checked, not just annotated.

@@ -62,8 +62,8 @@ type permissionEvent struct {
 	at  time.Time
 }
 
-// Waiting is a snapshot of the start-up step a runtime is waiting for.
-type Waiting struct {
+// waiting is a snapshot of the start-up step a runtime is waiting for.
+type waiting struct {
 	Step      string    `json:"step"`
 	Attempt   int       `json:"attempt"`
 	LastError string    `json:"last_error,omitempty"`
@@ -97,13 +97,13 @@ func (p *progress) done() {
 	p.mu.Unlock()
 }
 
-func (p *progress) waiting() (Waiting, bool) {
+func (p *progress) waiting() (waiting, bool) {
 	if p == nil {
-		return Waiting{}, false
+		return waiting{}, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Waiting{Step: p.step, Attempt: p.attempt, LastError: p.lastErr, Since: p.since}, p.step != ""
+	return waiting{Step: p.step, Attempt: p.attempt, LastError: p.lastErr, Since: p.since}, p.step != ""
 }
 
 // notePermission records a permissions violation reported by the server.

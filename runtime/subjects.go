@@ -2,8 +2,8 @@ package natsfn
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // streamsCaptureRequests reports request subjects that a declared stream
@@ -16,8 +16,8 @@ func streamsCaptureRequests(services []Service) error {
 			for _, pattern := range st.Subjects {
 				for _, s := range services {
 					for _, f := range s.Functions {
-						if subj := s.subject(f); subjectsCollide(pattern, subj) {
-							errs = append(errs, fmt.Errorf("request subject %q of %s/%s is captured by stream %s (%q): use distinct subjects for requests and events",
+						if subj := s.Subject(f); wire.SubjectsCollide(pattern, subj) {
+							errs = append(errs, configError("request subject %q of %s/%s is captured by stream %s (%q): use distinct subjects for requests and events",
 								subj, s.Name, f.Name, st.Name, pattern))
 						}
 					}
@@ -26,19 +26,4 @@ func streamsCaptureRequests(services []Service) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// subjectsCollide reports whether some subject matches both patterns, with
-// NATS wildcards: '*' is one token, '>' one or more at the end.
-func subjectsCollide(a, b string) bool {
-	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(ta) && i < len(tb); i++ {
-		if ta[i] == ">" || tb[i] == ">" {
-			return true
-		}
-		if ta[i] != tb[i] && ta[i] != "*" && tb[i] != "*" {
-			return false
-		}
-	}
-	return len(ta) == len(tb)
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 	"github.com/rs/zerolog"
 )
 
@@ -63,17 +63,9 @@ func (e *eventTotals) add(t *trigger) {
 	}
 }
 
-var durableUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
-
-// DurableName is the consumer name of a (function, trigger) pair; KEDA and
-// `nats consumer info` refer to it.
-func DurableName(service, function, subject string) string {
-	return durableUnsafe.ReplaceAllString(service+"_"+function+"_"+subject, "_")
-}
-
 // newTrigger prepares a trigger; declare creates its consumer.
 func (rt *Runtime) newTrigger(b *binding, subject string) *trigger {
-	t := &trigger{b: b, subject: subject, durable: DurableName(b.service, b.fn.Name, subject)}
+	t := &trigger{b: b, subject: subject, durable: wire.DurableName(b.service, b.fn.Name, subject)}
 	t.log = b.log.With().Str("trigger", subject).Str("consumer", t.durable).Logger()
 	labels := fmt.Sprintf(`service=%q,function=%q,trigger=%q`, b.service, b.fn.Name, subject)
 	c := func(result string) *metrics.Counter {
@@ -84,7 +76,7 @@ func (rt *Runtime) newTrigger(b *binding, subject string) *trigger {
 		deadLettered: c("dead_lettered"), duplicates: c("duplicate"), deferred: c("deferred"),
 	}
 	t.pending = rt.metrics.set.GetOrCreateGauge("natsfn_consumer_pending{"+labels+"}", nil)
-	for _, class := range []string{ClassPermanent, ClassExhausted, ClassCrashed} {
+	for _, class := range []string{wire.ClassPermanent, wire.ClassExhausted, wire.ClassCrashed} {
 		rt.metrics.deadLetters(b.service, b.fn.Name, class) // exported as 0 from the start, not absent
 	}
 	t.stopCtx, t.stop = context.WithCancel(rt.invokeCtx)
@@ -212,12 +204,12 @@ func (t *trigger) process(msg jetstream.Msg) {
 	}
 
 	logicalID := fmt.Sprintf("%s:%d", meta.Stream, meta.Sequence.Stream)
-	envelope, cerr := ParseEvent(msg.Headers())
+	envelope, cerr := parseEvent(msg.Headers())
 	switch {
 	case cerr == nil:
 		logicalID = envelope.ID
-	case !errors.Is(cerr, ErrNotCloudEvent):
-		t.deadLetter(msg, meta, ClassPermanent, "invalid CloudEvents headers: "+cerr.Error())
+	case !errors.Is(cerr, errNotCloudEvent):
+		t.deadLetter(msg, meta, wire.ClassPermanent, "invalid CloudEvents headers: "+cerr.Error())
 		return
 	}
 
@@ -236,7 +228,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	stop := t.running(c)
 	started := time.Now()
 	_, ierr := t.b.invoke(call{
-		cid: SafeCorrelationID(msg.Headers().Get(HeaderCorrelationID)), header: msg.Headers(), data: msg.Data(),
+		cid: wire.SafeCorrelationID(msg.Headers().Get(wire.HeaderCorrelationID)), header: msg.Headers(), data: msg.Data(),
 		inputID: logicalID, attempt: int(meta.NumDelivered), attempts: ev.MaxDeliver,
 	})
 	stop()
@@ -257,13 +249,13 @@ func (t *trigger) process(msg jetstream.Msg) {
 		return
 	}
 	t.counts.errors.Add(1)
-	e := AsError(ierr)
+	e := wire.Classify(ierr)
 	t.releaseClaim(c.key, c.revision())
 	switch {
 	case e.Code >= 400 && e.Code < 500:
-		t.deadLetter(msg, meta, ClassPermanent, e.Error())
+		t.deadLetter(msg, meta, wire.ClassPermanent, e.Error())
 	case meta.NumDelivered >= uint64(ev.MaxDeliver):
-		t.deadLetter(msg, meta, ClassExhausted, e.Error())
+		t.deadLetter(msg, meta, wire.ClassExhausted, e.Error())
 	default:
 		t.retry(msg, meta, e.Error())
 	}
@@ -393,7 +385,7 @@ func (t *trigger) retry(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason s
 
 func (t *trigger) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) {
 	log := t.eventLog(meta)
-	d := DeadLetter{
+	d := wire.DeadLetter{
 		Subject: msg.Subject(), Stream: meta.Stream, Sequence: meta.Sequence.Stream,
 		Service: t.b.service, Function: t.b.fn.Name, Error: reason, Class: class,
 		Deliveries: int(meta.NumDelivered), Time: time.Now(), Header: msg.Headers(), Data: msg.Data(),

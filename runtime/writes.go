@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // Records, keys and schedules, written one message at a time with
@@ -30,8 +31,6 @@ const (
 	headerRollup    = "Nats-Rollup"
 	headerTTL       = "Nats-TTL"
 	headerKVOp      = "KV-Operation"
-	// HeaderReason says why a key was deleted, on its delete marker.
-	HeaderReason = "Natsfn-Reason"
 )
 
 // AnyRevision, as the expected revision of PutKey or DeleteKey, writes
@@ -52,6 +51,9 @@ func expectHeader(expect uint64) nats.Header {
 // subject's last sequence is still expect (0: it holds nothing yet). It
 // returns the record's new sequence; a lost compare-and-set is IsConflict.
 func Put(ctx context.Context, subject string, v any, expect uint64) (uint64, error) {
+	if _, err := writer(ctx, subject); err != nil {
+		return 0, err
+	}
 	return write(ctx, subject, v, nats.Header{
 		headerExpectSeq: {strconv.FormatUint(expect, 10)},
 		headerRollup:    {"sub"},
@@ -81,12 +83,12 @@ func PutKey(ctx context.Context, kv jetstream.KeyValue, key string, v any, expec
 }
 
 // DeleteKey deletes key of kv if its revision is still expect (0: none), and
-// leaves a delete marker that says why (HeaderReason), kept for keep and
+// leaves a delete marker that says why (wire.HeaderReason), kept for keep and
 // then gone; while it is there, PutKey with expect 0 fails.
 func DeleteKey(ctx context.Context, kv jetstream.KeyValue, key string, expect uint64, keep time.Duration, reason string) error {
 	h := expectHeader(expect)
 	h.Set(headerKVOp, "DEL")
-	h.Set(HeaderReason, reason)
+	h.Set(wire.HeaderReason, reason)
 	if keep > 0 {
 		h[headerTTL] = []string{strconv.Itoa(int(max(keep, time.Second).Seconds())) + "s"}
 	}
@@ -97,55 +99,48 @@ func DeleteKey(ctx context.Context, kv jetstream.KeyValue, key string, expect ui
 // Schedule stores an event of eventType that the server publishes at at
 // (into the same stream), kept meanwhile on subject, which must differ from
 // eventType; PurgeSchedule cancels it. It carries the envelope, correlation
-// id and id of an emitted event, and is written once per input (a repeat
+// id and id (see Emit) of an emitted event, and is written once per input (a repeat
 // within the duplicates window is a no-op).
 //
-// Inside a function it is sent without waiting for the server: writes that
+// It is sent without waiting for the server: writes that
 // follow on the same stream are stored after it, and the invocation's
 // outcome waits for it, before its events are published (if it failed, the
 // invocation fails). A function that writes a deadline and then the record
 // it guards pays one round trip for both.
-func Schedule(ctx context.Context, subject string, at time.Time, eventType string, payload any, opts ...EmitOption) error {
-	ev, err := newEvent("schedule", eventType, payload, opts)
+func Schedule(ctx context.Context, subject string, at time.Time, eventType, id string, payload any) error {
+	if _, err := writer(ctx, subject); err != nil {
+		return err
+	}
+	ev, err := newEvent("schedule", eventType, id, payload)
 	if err != nil {
 		return err
 	}
-	source := "natsfn/job"
-	traceparent := ""
-	if st := invocationOf(ctx); st != nil {
-		source = "natsfn/" + st.svc + "/" + st.fn.Name
-		traceparent = st.header.Get(HeaderTraceParent)
-		if ev.id == "" {
-			ev.id = st.nextEventID(eventType)
-		}
-	}
+	st := invocationOf(ctx)
 	if ev.id == "" {
-		ev.id = NewCorrelationID()
+		ev.id = st.nextEventID(eventType)
 	}
-	m := eventMsg(source, ev, CorrelationID(ctx), traceparent)
+	m := eventMsg("natsfn/"+st.svc+"/"+st.fn.Name, ev, st.cid, st.header.Get(wire.HeaderTraceParent))
 	m.Subject = subject
 	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
 	m.Header.Set("Nats-Schedule-Target", eventType)
 	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	m.Header.Set(nats.MsgIdHdr, "schedule|"+ev.id+"|"+subject)
-	if st := invocationOf(ctx); st != nil {
-		ack, err := st.rt.js.PublishMsgAsync(m)
-		if err != nil {
-			return fmt.Errorf("%s: %w", subject, err)
-		}
-		st.mu.Lock()
-		st.ahead = append(st.ahead, ack)
-		st.mu.Unlock()
-		return nil
+	// Sent without waiting: the invocation's outcome waits for it.
+	ack, err := st.rt.js.PublishMsgAsync(m)
+	if err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
 	}
-	return writeMsg(ctx, m)
+	st.mu.Lock()
+	st.ahead = append(st.ahead, ack)
+	st.mu.Unlock()
+	return nil
 }
 
 // PurgeSchedule cancels the scheduled event kept on subject of stream.
 func PurgeSchedule(ctx context.Context, stream, subject string) error {
-	rt := runtimeOf(ctx)
-	if rt == nil {
-		return errors.New("purge schedule: not inside a function or job")
+	rt, err := writer(ctx, subject)
+	if err != nil {
+		return err
 	}
 	s, err := rt.stream(ctx, stream)
 	if err != nil {
@@ -173,7 +168,7 @@ func publish(ctx context.Context, subject string, v any, h nats.Header) (*jetstr
 	}
 	rt := runtimeOf(ctx)
 	if rt == nil {
-		return nil, fmt.Errorf("%s: not inside a function or job", subject)
+		return nil, fmt.Errorf("%s: not inside a function", subject)
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeAttempt)
 	defer cancel()
@@ -187,19 +182,6 @@ func publish(ctx context.Context, subject string, v any, h nats.Header) (*jetstr
 		return nil, Unavailable("%s: no stream keeps it", subject)
 	}
 	return nil, fmt.Errorf("%s: %w", subject, err)
-}
-
-func writeMsg(ctx context.Context, m *nats.Msg) error {
-	rt := runtimeOf(ctx)
-	if rt == nil {
-		return fmt.Errorf("%s: not inside a function or job", m.Subject)
-	}
-	wctx, cancel := context.WithTimeout(ctx, writeAttempt)
-	defer cancel()
-	if _, err := rt.js.PublishMsg(wctx, m); err != nil {
-		return fmt.Errorf("%s: %w", m.Subject, err)
-	}
-	return nil
 }
 
 func keySubject(kv jetstream.KeyValue, key string) string {

@@ -13,6 +13,7 @@ import (
 
 	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 type (
@@ -101,7 +102,7 @@ func writeService() natsfn.Service {
 			return writeOut{}, errors.New("no delete marker")
 		}
 		_, _, err = natsfn.PutKey(ctx, kv, "k."+in.ID, note{Text: "late"}, 0, "")
-		return writeOut{Conflict: natsfn.IsConflict(err), Value: m.Header.Get(natsfn.HeaderReason)}, nil
+		return writeOut{Conflict: natsfn.IsConflict(err), Value: m.Header.Get(wire.HeaderReason)}, nil
 	}
 	fn := func(name string, f func(context.Context, writeIn) (writeOut, error)) *natsfn.Function {
 		return natsfn.Func(natsfn.FuncConfig{Name: name}, f)
@@ -181,7 +182,7 @@ func TestWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(m.Data) != `{"text":"fired"}` || m.Header.Get(natsfn.HeaderCEType) != "notes.due.v1" || m.Header.Get("Nats-TTL") == "never" {
+		if string(m.Data) != `{"text":"fired"}` || m.Header.Get(wire.HeaderCEType) != "notes.due.v1" || m.Header.Get("Nats-TTL") == "never" {
 			t.Fatalf("fired %s %v", m.Data, m.Header)
 		}
 		if n := count("notes.due.v1"); n != 1 {
