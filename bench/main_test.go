@@ -30,7 +30,7 @@ func runReplica(svc string) int {
 	var conc int
 	fmt.Sscan(os.Getenv("NATSFN_BENCH_CONCURRENCY"), &conc)
 	rt, err := natsfn.New(natsfn.Config{URL: os.Getenv("NATSFN_BENCH_URL"), Logger: &log, Concurrency: conc,
-		Events: natsfn.EventsConfig{MaxAckPending: 10000}}, functions.All(functions.Config{})[svc])
+		Events: natsfn.EventsConfig{MaxAckPending: 10000}}, svcOf(svc))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -69,4 +69,13 @@ func replicaProcess(tb testing.TB, url, svc string, concurrency int) int {
 		tb.Fatal("replica did not start")
 	}
 	return cmd.Process.Pid
+}
+
+// svcOf is the saga's service named svc (empty if the config is refused).
+func svcOf(name string) natsfn.Service {
+	all, err := functions.All(functions.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return all[name]
 }

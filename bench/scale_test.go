@@ -29,7 +29,7 @@ func BenchmarkScale(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			srv := testkit.StartNATS(b)
 			log := zerolog.Nop()
-			sim := paysim.New(paysim.Config{Latency: 20 * time.Millisecond})
+			sim := testkit.Must(paysim.New(paysim.Config{Latency: 20 * time.Millisecond}))
 			simRT, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: 64}, sim.Service())
 			must(b, err)
 			testkit.Serve(b, simRT)

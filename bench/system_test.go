@@ -39,7 +39,7 @@ func startSystem(tb testing.TB, names ...string) *system {
 	tb.Helper()
 	srv := testkit.StartNATS(tb)
 	log := zerolog.Nop()
-	all := functions.All(functions.Config{})
+	all := testkit.Must(functions.All(functions.Config{}))
 	if len(names) == 0 {
 		names = functions.Names()
 	}
@@ -57,7 +57,7 @@ func startSystem(tb testing.TB, names ...string) *system {
 	if _, err := inventory.Seed(context.Background(), js, inventory.DemoCatalog(1<<40)); err != nil {
 		tb.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Config{}, rt.Conn(), gateway.Routes())
+	g, err := gateway.New(gateway.Config{}, rt.Conn(), functions.Routes())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -24,7 +24,8 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/internal/load"
 	"github.com/natsfn/natsfn/internal/testkit"
-	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -256,7 +257,7 @@ func chaosRun(t *testing.T, nodes int) {
 	}
 	var counts schemas.ChargeCountsResult
 	testkit.Eventually(t, 10*time.Second, "the simulator answers", func() bool {
-		c, err := natsfn.Call[schemas.ChargeCountsResult](ctx, admin, schemas.SubjectCharges, schemas.ChargeCounts{})
+		c, err := client.Call[schemas.ChargeCountsResult](ctx, admin, schemas.SubjectCharges, schemas.ChargeCounts{})
 		counts = c
 		return err == nil
 	})
@@ -277,8 +278,8 @@ func chaosRun(t *testing.T, nodes int) {
 	} else {
 		t.Logf("INVARIANT ok: no order charged twice; every confirmed order charged once; every charged cancelled order refunded (%d refunds)", len(counts.Refunds))
 	}
-	dlq, err := natsfn.OpenDeadLetters(ctx, admin)
-	var letters []natsfn.DeadLetter
+	dlq, err := deadletter.Open(ctx, admin)
+	var letters []deadletter.Letter
 	if err == nil {
 		letters, _ = dlq.List(ctx)
 	}
@@ -297,7 +298,7 @@ func chaosRun(t *testing.T, nodes int) {
 func setProvider(nc *nats.Conn, rate float64) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err := natsfn.Call[schemas.Simulate](ctx, nc, schemas.SubjectSimulate, schemas.Simulate{FailureRate: rate})
+	_, err := client.Call[schemas.Simulate](ctx, nc, schemas.SubjectSimulate, schemas.Simulate{FailureRate: rate})
 	return err == nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/natsfn/natsfn/internal/load"
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -33,8 +34,8 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 	url := cluster.URL()
 	admin, js := testkit.WaitJetStream(t, url)
 
-	sim := paysim.New(paysim.Config{})
-	all := functions.All(functions.Config{Sim: sim})
+	sim := testkit.Must(paysim.New(paysim.Config{}))
+	all := testkit.Must(functions.All(functions.Config{Sim: sim}))
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
@@ -59,7 +60,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 	for _, p := range catalog {
 		initial[p.ProductID] = p.Available
 	}
-	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_inventory", natsfn.DeadLetterStream} {
+	for _, name := range []string{"ORDERS", "INVENTORY", "PAYMENT", "KV_inventory", deadletter.Name} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +69,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 			t.Fatalf("stream %s has %d replicas, want 3", name, r)
 		}
 		// A lagging replica must not answer a read a step decides on.
-		if name != natsfn.DeadLetterStream && s.CachedInfo().Config.AllowDirect {
+		if name != deadletter.Name && s.CachedInfo().Config.AllowDirect {
 			t.Fatalf("stream %s allows direct gets on 3 replicas: reads must go to its leader", name)
 		}
 	}
@@ -77,7 +78,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gwConn.Close()
-	g, err := gateway.New(gateway.Config{RequestTimeout: 5 * time.Second}, gwConn, gateway.Routes())
+	g, err := gateway.New(gateway.Config{RequestTimeout: 5 * time.Second}, gwConn, functions.Routes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if stockErr != nil {
-		if d, err := natsfn.OpenDeadLetters(ctx, admin); err == nil {
+		if d, err := deadletter.Open(ctx, admin); err == nil {
 			list, _ := d.List(ctx)
 			for _, dl := range list {
 				t.Logf("dead letter: %s/%s %s %s (%d deliveries): %s", dl.Service, dl.Function, dl.Subject, dl.Class, dl.Deliveries, dl.Error)
@@ -176,7 +177,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 						}
 					}
 				}
-				ckv, _ := js.KeyValue(ctx, natsfn.ClaimsBucket)
+				ckv, _ := js.KeyValue(ctx, "natsfn_claims")
 				if keys, err := ckv.ListKeysFiltered(ctx, "inventory.commit.>"); err == nil {
 					n := 0
 					for range keys.Keys() {
@@ -193,7 +194,7 @@ func TestSagaSurvivesANodeKilledHard(t *testing.T) {
 						t.Logf("confirmed event for %s: seq %d", order, md.Sequence.Stream)
 					}
 				}
-				c, _ := js.Consumer(ctx, "ORDERS", natsfn.DurableName("inventory", "commit", schemas.EventOrderConfirmed))
+				c, _ := js.Consumer(ctx, "ORDERS", "inventory_commit_orders_confirmed_v1")
 				info, _ := c.Info(ctx)
 				t.Logf("commit consumer: delivered %+v ackfloor %+v pending %d ackpending %d redelivered %d", info.Delivered, info.AckFloor, info.NumPending, info.NumAckPending, info.NumRedelivered)
 			}

@@ -44,7 +44,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 
 	srv := testkit.StartNATS(t)
 	log := zerolog.Nop()
-	all := functions.All(functions.Config{})
+	all := testkit.Must(functions.All(functions.Config{}))
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
@@ -58,7 +58,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	if _, err := inventory.Seed(context.Background(), js, inventory.DemoCatalog(10)); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Config{Metrics: rt.Metrics().Set()}, rt.Conn(), gateway.Routes())
+	g, err := gateway.New(gateway.Config{Metrics: rt.Metrics()}, rt.Conn(), functions.Routes())
 	if err != nil {
 		t.Fatal(err)
 	}

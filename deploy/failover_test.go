@@ -10,6 +10,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 )
 
 type readIn struct {
@@ -66,7 +67,7 @@ func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
 	nc := testkit.Connect(t, cluster.URL())
 	var out readOut
 	for {
-		out, err = natsfn.Call[readOut](cctx, nc, "failover.read", readIn{Key: "k-1"})
+		out, err = client.Call[readOut](cctx, nc, "failover.read", readIn{Key: "k-1"})
 		// If the killed node carried the function's connection, nobody
 		// serves it until it reconnects: a caller asks again.
 		if err == nil || !strings.Contains(err.Error(), "no function is serving") || cctx.Err() != nil {

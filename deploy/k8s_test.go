@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/natsfn/natsfn/functions"
+	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
@@ -128,7 +129,7 @@ func loadManifests(t *testing.T) manifests {
 
 func TestKubernetesManifests(t *testing.T) {
 	m := loadManifests(t)
-	all := functions.All(functions.Config{})
+	all := testkit.Must(functions.All(functions.Config{}))
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
@@ -207,7 +208,7 @@ func TestKubernetesManifests(t *testing.T) {
 		var want []string
 		for _, f := range s.Functions {
 			for _, on := range f.On {
-				want = append(want, natsfn.DurableName(s.Name, f.Name, on))
+				want = append(want, s.Consumer(f, on))
 			}
 		}
 		so, ok := m.scaled[s.Name]

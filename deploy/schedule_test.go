@@ -12,6 +12,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 )
 
 type dueIn struct {
@@ -28,7 +29,7 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 	cluster := testkit.StartCluster(t)
 	_, js := testkit.WaitJetStream(t, cluster.URL())
 	schedule := func(ctx context.Context, in dueIn) (struct{}, error) {
-		return struct{}{}, natsfn.Schedule(ctx, "due."+in.ID+".timer", time.Now().Add(8*time.Second), "dues.fired.v1", in)
+		return struct{}{}, natsfn.Schedule(ctx, "due."+in.ID+".timer", time.Now().Add(8*time.Second), "dues.fired.v1", "", in)
 	}
 	log := zerolog.Nop()
 	rt, err := natsfn.New(natsfn.Config{URL: cluster.URL(), Logger: &log, ReconnectWait: 100 * time.Millisecond,
@@ -45,7 +46,7 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 	nc := testkit.Connect(t, cluster.URL())
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := natsfn.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
+	if _, err := client.Call[struct{}](cctx, nc, "dues.schedule", dueIn{ID: "d-1"}); err != nil {
 		t.Fatal(err)
 	}
 	killStreamLeader(t, cluster, js, "DUES")

@@ -16,6 +16,7 @@ import (
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -30,7 +31,7 @@ type replica struct {
 
 func startReplica(t *testing.T, url string) *replica {
 	t.Helper()
-	all := functions.All(functions.Config{Sim: paysim.New(paysim.Config{})})
+	all := testkit.Must(functions.All(functions.Config{Sim: testkit.Must(paysim.New(paysim.Config{}))}))
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
@@ -176,7 +177,7 @@ func serves(t *testing.T, url string) {
 	testkit.Eventually(t, 30*time.Second, "the catalog answers", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, err := natsfn.Call[[]schemas.Product](ctx, nc, schemas.SubjectListProducts, schemas.ListProducts{})
+		_, err := client.Call[[]schemas.Product](ctx, nc, schemas.SubjectListProducts, schemas.ListProducts{})
 		return err == nil
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -23,7 +24,7 @@ import (
 func problemOf(t *testing.T, r response) (string, []natsfn.FieldError) {
 	t.Helper()
 	var p struct {
-		Error   string               `json:"error"`
+		Error   string              `json:"error"`
 		Details []natsfn.FieldError `json:"details"`
 	}
 	if err := json.Unmarshal(r.body, &p); err != nil || p.Error == "" {
@@ -121,9 +122,9 @@ func TestHostileIdsOverNATSAreClientErrors(t *testing.T) {
 			t.Run(fmt.Sprintf("%s %q", tc.subject, id[:min(len(id), 8)]), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				_, err := natsfn.Call[json.RawMessage](ctx, s.nc, tc.subject, tc.body(id))
+				_, err := client.Call[json.RawMessage](ctx, s.nc, tc.subject, tc.body(id))
 				e := asRuntimeError(t, err)
-				if e.Code != natsfn.CodeInvalid {
+				if e.Code != http.StatusBadRequest {
 					t.Fatalf("%s with id %q: %d %s", tc.subject, id, e.Code, e)
 				}
 				for _, d := range e.Details {
@@ -173,9 +174,9 @@ func TestIdempotencyKeyLimits(t *testing.T) {
 			msg.Header.Set(schemas.HeaderIdempotencyKey, key)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_, err := natsfn.RequestMsg(ctx, s.nc, msg)
+			_, err := client.Request(ctx, s.nc, msg)
 			e := asRuntimeError(t, err)
-			if e.Code != natsfn.CodeInvalid || !strings.Contains(e.Error(), "Idempotency-Key") {
+			if e.Code != http.StatusBadRequest || !strings.Contains(e.Error(), "Idempotency-Key") {
 				t.Fatalf("Idempotency-Key %q over NATS: %d %s", key[:min(len(key), 8)], e.Code, e)
 			}
 		})
@@ -187,11 +188,11 @@ func TestIdempotencyKeyLimits(t *testing.T) {
 func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 	s := startSystem(t, options{services: []string{"orders", "inventory"}})
 	for _, cid := range []string{strings.Repeat("c", 129), "a b", "a\tb", "évil"} {
-		r := s.do(http.MethodGet, "/products", nil, natsfn.HeaderCorrelationID, cid)
+		r := s.do(http.MethodGet, "/products", nil, client.HeaderCorrelationID, cid)
 		if r.status != http.StatusOK {
 			t.Fatalf("GET /products with correlation id %q: %d %s", cid, r.status, r.body)
 		}
-		used := r.header.Get(natsfn.HeaderCorrelationID)
+		used := r.header.Get(client.HeaderCorrelationID)
 		if used == "" || used == cid {
 			t.Fatalf("correlation id %q kept as %q; want a fresh one", cid, used)
 		}
@@ -200,12 +201,12 @@ func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 	for _, cid := range []string{strings.Repeat("c", 129), "a b", "\x1b[2J"} {
 		msg := nats.NewMsg(schemas.SubjectListProducts)
 		msg.Data = []byte(`{}`)
-		msg.Header.Set(natsfn.HeaderCorrelationID, cid)
+		msg.Header.Set(client.HeaderCorrelationID, cid)
 		reply, err := s.nc.RequestMsg(msg, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if used := reply.Header.Get(natsfn.HeaderCorrelationID); used == "" || used == cid {
+		if used := reply.Header.Get(client.HeaderCorrelationID); used == "" || used == cid {
 			t.Fatalf("correlation id %q over NATS answered as %q; want a fresh one", cid, used)
 		}
 	}
@@ -213,8 +214,8 @@ func TestHostileCorrelationIDsAreReplaced(t *testing.T) {
 		t.Fatal("a hostile correlation id reached the logs")
 	}
 	// A good one is kept.
-	r := s.do(http.MethodGet, "/products", nil, natsfn.HeaderCorrelationID, "req-42_a.b:c")
-	if got := r.header.Get(natsfn.HeaderCorrelationID); got != "req-42_a.b:c" {
+	r := s.do(http.MethodGet, "/products", nil, client.HeaderCorrelationID, "req-42_a.b:c")
+	if got := r.header.Get(client.HeaderCorrelationID); got != "req-42_a.b:c" {
 		t.Fatalf("a well-formed correlation id came back as %q", got)
 	}
 }

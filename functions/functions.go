@@ -4,6 +4,7 @@
 package functions
 
 import (
+	"errors"
 	"sort"
 	"time"
 
@@ -25,28 +26,40 @@ type Config struct {
 	Sim *paysim.Provider
 }
 
+// Validate reports settings that cannot work, after each service's
+// defaults; every error wraps natsfn.ErrConfig.
+func (c Config) Validate() error {
+	_, err := All(c)
+	return err
+}
+
 // All returns every function service of the application, by name.
-func All(cfg Config) map[string]natsfn.Service {
+func All(cfg Config) (map[string]natsfn.Service, error) {
 	if cfg.Inventory.KeepSettled == 0 && cfg.Orders.Timeout > 0 {
 		// Settled holds' markers must outlive any order still pending.
 		cfg.Inventory.KeepSettled = max(time.Hour, 4*cfg.Orders.Timeout)
 	}
 	sim := cfg.Sim
 	if sim == nil {
-		sim = paysim.New(cfg.Provider)
+		var err error
+		if sim, err = paysim.New(cfg.Provider); err != nil {
+			return nil, err
+		}
 	}
-	return map[string]natsfn.Service{
-		"orders":    orders.Service(cfg.Orders),
-		"inventory": inventory.Service(cfg.Inventory),
-		"payment":   payment.Service(cfg.Payment),
-		"paysim":    sim.Service(),
+	o, oerr := orders.Service(cfg.Orders)
+	i, ierr := inventory.Service(cfg.Inventory)
+	p, perr := payment.Service(cfg.Payment)
+	if err := errors.Join(oerr, ierr, perr); err != nil {
+		return nil, err
 	}
+	return map[string]natsfn.Service{"orders": o, "inventory": i, "payment": p, "paysim": sim.Service()}, nil
 }
 
 // Names lists the services in a stable order, for help and error messages.
 func Names() []string {
+	all, _ := All(Config{})
 	var names []string
-	for n := range All(Config{}) {
+	for n := range all {
 		names = append(names, n)
 	}
 	sort.Strings(names)

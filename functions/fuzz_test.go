@@ -18,15 +18,17 @@ import (
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 // answer is what every reply must decode as: a result or a JSON error
 // naming the problem.
 type answer struct {
-	OrderID string               `json:"order_id"`
-	Error   string               `json:"error"`
+	OrderID string              `json:"order_id"`
+	Error   string              `json:"error"`
 	Details []natsfn.FieldError `json:"details"`
 }
 
@@ -84,7 +86,7 @@ func FuzzGateway(f *testing.F) {
 		f.Add(s.route, s.method, s.param, []byte(s.body), s.ct, s.key, s.cid)
 	}
 	s := startSystem(f, options{services: []string{"orders", "inventory"}})
-	routes := gateway.Routes()
+	routes := functions.Routes()
 	g, err := gateway.New(gateway.Config{}, s.nc, routes)
 	if err != nil {
 		f.Fatal(err)
@@ -128,7 +130,7 @@ func FuzzGateway(f *testing.F) {
 		case rec.Code >= 400:
 			checkProblem(t, rec.Code, a, rec.Body.Bytes())
 		}
-		if used := rec.Header().Get(natsfn.HeaderCorrelationID); used != natsfn.SafeCorrelationID(used) {
+		if used := rec.Header().Get(client.HeaderCorrelationID); used != client.SafeCorrelationID(used) {
 			t.Fatalf("answered with correlation id %q, which cannot travel as is", used)
 		}
 	})
@@ -138,7 +140,7 @@ func FuzzGateway(f *testing.F) {
 // what `nats micro info` names and `nats req` can reach.
 func requestSubjects(sim *paysim.Provider) []string {
 	var subjects []string
-	all := functions.All(functions.Config{Sim: sim})
+	all := testkit.Must(functions.All(functions.Config{Sim: sim}))
 	for _, name := range functions.Names() {
 		svc := all[name]
 		for _, fn := range svc.Functions {
@@ -154,7 +156,7 @@ func requestSubjects(sim *paysim.Provider) []string {
 
 // fuzzHeaders are the headers a caller can set that the runtime or a
 // function reads.
-var fuzzHeaders = []string{natsfn.HeaderCorrelationID, schemas.HeaderIdempotencyKey, nats.MsgIdHdr,
+var fuzzHeaders = []string{client.HeaderCorrelationID, schemas.HeaderIdempotencyKey, nats.MsgIdHdr,
 	"traceparent", "Natsfn-Delivery", "Natsfn-Input-Id", "ce-id", "ce-type", "ce-specversion"}
 
 // FuzzFunctionRequests sends arbitrary bytes and headers straight to each

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/gateway"
 	natsfn "github.com/natsfn/natsfn/runtime"
 )
@@ -32,7 +33,7 @@ func slowService() natsfn.Service {
 }
 
 func TestGatewayErrorStatuses(t *testing.T) {
-	routes := append(gateway.Routes(),
+	routes := append(functions.Routes(),
 		gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 		gateway.Route{Method: http.MethodPost, Path: "/nobody", Subject: "nobody.home", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 	)
@@ -77,7 +78,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			var p struct {
-				Error   string               `json:"error"`
+				Error   string              `json:"error"`
 				Details []natsfn.FieldError `json:"details"`
 			}
 			raw := new(bytes.Buffer)
@@ -99,7 +100,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 }
 
 func TestGatewaySheddsLoadWith429(t *testing.T) {
-	routes := append(gateway.Routes(), gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}})
+	routes := append(functions.Routes(), gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}})
 	s := startSystem(t, options{routes: routes, extra: []natsfn.Service{slowService()}, gateway: gateway.Config{MaxInFlight: 2}})
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
@@ -136,7 +137,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi %q", doc.OpenAPI)
 	}
-	for _, rt := range gateway.Routes() {
+	for _, rt := range functions.Routes() {
 		if _, ok := doc.Paths[rt.Path][strings.ToLower(rt.Method)]; !ok {
 			t.Errorf("%s %s missing", rt.Method, rt.Path)
 		}

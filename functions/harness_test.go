@@ -57,12 +57,12 @@ func sagaEvents() natsfn.EventsConfig {
 func startSystem(t testing.TB, o options) *system {
 	t.Helper()
 	srv := testkit.StartNATS(t)
-	s := &system{t: t, srv: srv, sim: paysim.New(o.sim), logs: &testkit.Buffer{}, initial: map[string]int64{}}
+	s := &system{t: t, srv: srv, sim: testkit.Must(paysim.New(o.sim)), logs: &testkit.Buffer{}, initial: map[string]int64{}}
 	s.nc = testkit.Connect(t, srv.ClientURL())
 	s.js, _ = jetstream.New(s.nc)
 
-	all := functions.All(functions.Config{Orders: o.orders, Sim: s.sim,
-		Payment: payment.Config{RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, BreakerDelay: 200 * time.Millisecond}})
+	all := testkit.Must(functions.All(functions.Config{Orders: o.orders, Sim: s.sim,
+		Payment: payment.Config{RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, BreakerDelay: 200 * time.Millisecond}}))
 	names := o.services
 	if names == nil {
 		names = functions.Names()
@@ -87,7 +87,7 @@ func startSystem(t testing.TB, o options) *system {
 	}
 	routes := o.routes
 	if routes == nil {
-		routes = gateway.Routes()
+		routes = functions.Routes()
 	}
 	gcfg := o.gateway
 	gcfg.Logger = &log

@@ -12,7 +12,7 @@ import (
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/paysim"
 	"github.com/natsfn/natsfn/internal/testkit"
-	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -212,7 +212,7 @@ func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 	// Redeliveries of the release (it fails on the corrupt product) give
 	// nothing back twice.
 	testkit.Eventually(t, 30*time.Second, "the release is dead-lettered", func() bool {
-		st, err := s.js.Stream(ctx, natsfn.DeadLetterStream)
+		st, err := s.js.Stream(ctx, deadletter.Name)
 		if err != nil {
 			return false
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/internal/testkit"
-	natsfn "github.com/natsfn/natsfn/runtime"
+
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -69,7 +69,7 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	}
 	committed := nats.NewMsg("$KV." + inventory.Bucket + ".hold.sku-1.o-committed")
 	committed.Header.Set("KV-Operation", "DEL")
-	committed.Header.Set(natsfn.HeaderReason, "committed")
+	committed.Header.Set("Natsfn-Reason", "committed") // as DeleteKey writes it
 	if _, err := s.js.PublishMsg(ctx, committed); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestStockMovesOncePerHold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := m.Header.Get(natsfn.HeaderReason); r != "" {
+		if r := m.Header.Get("Natsfn-Reason"); r != "" {
 			return r
 		}
 		return "live"

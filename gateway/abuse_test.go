@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/gateway"
 	"github.com/natsfn/natsfn/internal/testkit"
 )
@@ -22,7 +23,7 @@ func serve(t *testing.T, cfg gateway.Config) string {
 	t.Helper()
 	srv := testkit.StartNATS(t)
 	cfg.Addr = "127.0.0.1:0"
-	g, err := gateway.New(cfg, testkit.Connect(t, srv.ClientURL()), gateway.Routes())
+	g, err := gateway.New(cfg, testkit.Connect(t, srv.ClientURL()), functions.Routes())
 	if err != nil {
 		t.Fatal(err)
 	}

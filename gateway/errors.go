@@ -9,7 +9,7 @@ import (
 
 // problem is every error body the gateway sends.
 type problem struct {
-	Error   string               `json:"error"`
+	Error   string              `json:"error"`
 	Details []natsfn.FieldError `json:"details,omitempty"`
 }
 

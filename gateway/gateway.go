@@ -28,11 +28,13 @@ import (
 	"github.com/rs/zerolog"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 )
 
 // Config holds the gateway's settings; zero values take defaults.
 type Config struct {
 	Addr           string        // listen address; default 127.0.0.1:8080
+	Title          string        // of the API in /openapi.json; default "natsfn API"
 	RequestTimeout time.Duration // how long a function may take to answer; default 10s
 	MaxBodyBytes   int64         // larger bodies get 413; default 1 MiB
 	MaxInFlight    int           // requests served at once before 429; default 1024
@@ -45,23 +47,27 @@ type Config struct {
 	Metrics           *metrics.Set
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
-	if c.RequestTimeout <= 0 {
+	if c.Title == "" {
+		c.Title = "natsfn API"
+	}
+	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 10 * time.Second
 	}
-	if c.MaxBodyBytes <= 0 {
+	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
-	if c.MaxInFlight <= 0 {
+	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 1024
 	}
-	if c.ReadHeaderTimeout <= 0 {
+	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = 5 * time.Second
 	}
-	if c.IdleTimeout <= 0 {
+	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
 	if c.Logger == nil {
@@ -71,6 +77,15 @@ func (c *Config) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = metrics.NewSet()
 	}
+}
+
+// Validate reports settings that cannot work, after defaults; errors wrap
+// natsfn.ErrConfig.
+func (c *Config) Validate() error {
+	if c.RequestTimeout < 0 || c.MaxBodyBytes < 0 || c.MaxInFlight < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
+		return fmt.Errorf("%w: gateway: timeouts and limits must not be negative", natsfn.ErrConfig)
+	}
+	return nil
 }
 
 // Gateway serves the routes over one NATS connection.
@@ -90,8 +105,11 @@ type Gateway struct {
 // Attach hands it the connection, so a gateway started before NATS is
 // alive to its probes while it waits.
 func New(cfg Config, nc *nats.Conn, routes []Route) (*Gateway, error) {
-	cfg.setDefaults()
-	doc, err := OpenAPI(routes)
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	doc, err := OpenAPI(cfg.Title, routes)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
@@ -210,9 +228,9 @@ func allow(methods map[string]Route) string {
 // names the one used on every response.
 func (g *Gateway) withCorrelation(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cid := natsfn.SafeCorrelationID(r.Header.Get(natsfn.HeaderCorrelationID))
-		w.Header().Set(natsfn.HeaderCorrelationID, cid)
-		next.ServeHTTP(w, r.WithContext(natsfn.WithCorrelationID(r.Context(), cid)))
+		cid := client.SafeCorrelationID(r.Header.Get(client.HeaderCorrelationID))
+		w.Header().Set(client.HeaderCorrelationID, cid)
+		next.ServeHTTP(w, r.WithContext(client.WithCorrelationID(r.Context(), cid)))
 	})
 }
 
@@ -253,7 +271,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	msg := nats.NewMsg(rt.Subject)
 	msg.Data = payload
-	msg.Header.Set(natsfn.HeaderCorrelationID, natsfn.CorrelationID(r.Context()))
+	msg.Header.Set(client.HeaderCorrelationID, natsfn.CorrelationID(r.Context()))
 	for _, h := range rt.Forward {
 		v := r.Header.Get(h)
 		if v == "" {
@@ -268,7 +286,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route) int 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	reply, err := natsfn.RequestMsg(ctx, nc, msg)
+	reply, err := client.Request(ctx, nc, msg)
 	if err != nil {
 		var e *natsfn.Error
 		if !errors.As(err, &e) {

@@ -8,19 +8,20 @@ import (
 	"strconv"
 	"strings"
 
-	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/internal/jsonschema"
+	"github.com/natsfn/natsfn/runtime/client"
 )
 
 // OpenAPI builds the OpenAPI 3.1 document of routes from the same Go
 // structs, and the same schema generator, as the functions' contracts:
 // OpenAPI 3.1 schemas are JSON Schema 2020-12, so they are used as they are.
-func OpenAPI(routes []Route) ([]byte, error) {
+func OpenAPI(title string, routes []Route) ([]byte, error) {
 	components := map[string]any{}
 	ref := func(v any) (map[string]any, error) {
 		t := reflect.TypeOf(v)
 		name := schemaName(t)
 		if _, done := components[name]; !done {
-			raw, err := natsfn.SchemaFor(t)
+			raw, err := jsonschema.For(t)
 			if err != nil {
 				return nil, err
 			}
@@ -49,7 +50,7 @@ func OpenAPI(routes []Route) ([]byte, error) {
 		return map[string]any{"description": desc, "content": map[string]any{
 			"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 	}
-	correlation := map[string]any{"name": natsfn.HeaderCorrelationID, "in": "header", "required": false,
+	correlation := map[string]any{"name": client.HeaderCorrelationID, "in": "header", "required": false,
 		"description": "Used if given, generated if not; echoed on every response and carried to every step.",
 		"schema":      map[string]any{"type": "string", "maxLength": 128}}
 
@@ -101,7 +102,7 @@ func OpenAPI(routes []Route) ([]byte, error) {
 	}
 	doc := map[string]any{
 		"openapi": "3.1.0",
-		"info": map[string]any{"title": "natsfn orders API", "version": "1.0.0",
+		"info": map[string]any{"title": title, "version": "1.0.0",
 			"description": "Each route is a NATS request to a natsfn function; see `nats micro info`."},
 		"paths":      paths,
 		"components": map[string]any{"schemas": components},

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/natsfn/natsfn/internal/jsonschema"
 	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
@@ -63,7 +64,7 @@ var benchWorks = []benchWork{
 // process (server, callers, handlers) spent per request.
 func BenchmarkInvoke(b *testing.B) {
 	srv := startNATS(b)
-	schema, err := natsfn.SchemaFor(reflect.TypeFor[helloIn]())
+	schema, err := jsonschema.For(reflect.TypeFor[helloIn]())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package natsfn_test
+package natsfn
 
 import (
 	"errors"
@@ -15,11 +15,11 @@ func TestParseEvent(t *testing.T) {
 			"ce-time": {"2026-11-21T10:00:00.5Z"}, "content-type": {"application/json"},
 		}
 	}
-	ev, err := natsfn.parseEvent(valid())
+	ev, err := parseEvent(valid())
 	if err != nil || ev.ID != "e-1" || ev.Type != "orders.created.v2" || ev.Time.IsZero() {
 		t.Fatalf("valid event: %+v %v", ev, err)
 	}
-	if _, err := natsfn.parseEvent(nats.Header{}); !errors.Is(err, natsfn.errNotCloudEvent) {
+	if _, err := parseEvent(nats.Header{}); !errors.Is(err, errNotCloudEvent) {
 		t.Fatalf("no headers: %v", err)
 	}
 	for header, value := range map[string]string{
@@ -28,14 +28,14 @@ func TestParseEvent(t *testing.T) {
 	} {
 		h := valid()
 		h.Set(header, value)
-		if _, err := natsfn.parseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
+		if _, err := parseEvent(h); err == nil || !strings.Contains(err.Error(), header) {
 			t.Errorf("%s=%q: error %v does not name the header", header, value, err)
 		}
 	}
-	if got := natsfn.baseType("orders.created.v12"); got != "orders.created" {
+	if got := baseType("orders.created.v12"); got != "orders.created" {
 		t.Errorf("baseType = %q", got)
 	}
-	if got := natsfn.baseType("orders.created"); got != "orders.created" {
+	if got := baseType("orders.created"); got != "orders.created" {
 		t.Errorf("baseType without version = %q", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
@@ -153,10 +154,10 @@ func settled(t testing.TB, js jetstream.JetStream, stream, durable string) bool 
 	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 }
 
-func deadLetters(t testing.TB, nc *nats.Conn) []natsfn.DeadLetter {
+func deadLetters(t testing.TB, nc *nats.Conn) []deadletter.Letter {
 	t.Helper()
-	d, err := natsfn.OpenDeadLetters(context.Background(), nc)
-	if errors.Is(err, natsfn.ErrNoDeadLetterStream) {
+	d, err := deadletter.Open(context.Background(), nc)
+	if errors.Is(err, deadletter.ErrNoStream) {
 		return nil
 	}
 	if err != nil {

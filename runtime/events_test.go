@@ -12,6 +12,8 @@ import (
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
@@ -44,7 +46,7 @@ func TestEventHappyPath(t *testing.T) {
 	if h.Get(wire.HeaderCEID) == "" || h.Get(nats.MsgIdHdr) == "" || h.Get(wire.HeaderCETime) == "" {
 		t.Errorf("output lacks ce-id, ce-time or Nats-Msg-Id: %v", h)
 	}
-	if _, err := natsfn.parseEvent(h); err != nil {
+	if err := natsfn.ParseEvent(h); err != nil {
 		t.Errorf("output is not a valid CloudEvent: %v", err)
 	}
 	var body stockReserved
@@ -124,7 +126,7 @@ func TestEventPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 	testkit.PublishEvent(t, js, "orders.created.v1", "bad-1", map[string]any{"order_id": "bad-1", "qty": 0})
 	eventually(t, 10*time.Second, "both are dead-lettered", func() bool { return len(deadLetters(t, nc)) == 2 })
 
-	byID := map[string]natsfn.DeadLetter{}
+	byID := map[string]deadletter.Letter{}
 	for _, d := range deadLetters(t, nc) {
 		byID[d.Header.Get(wire.HeaderCEID)] = d
 	}
@@ -148,7 +150,7 @@ func TestDeadLetterReplay(t *testing.T) {
 
 	testkit.PublishEvent(t, js, "orders.created.v1", "once-1", orderCreatedV1{OrderID: "once-1", Qty: 1})
 	eventually(t, 10*time.Second, "dead-lettered", func() bool { return len(deadLetters(t, nc)) == 1 })
-	dlq, err := natsfn.OpenDeadLetters(context.Background(), nc)
+	dlq, err := deadletter.Open(context.Background(), nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,16 +254,16 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 	// The producer: a request-triggered function that publishes v1, both, or v2.
 	var phase atomicString
 	phase.Store("v1")
-	create := natsfn.Func(natsfn.FuncConfig{Name: "create"}, func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
+	create := natsfn.Func(natsfn.FuncConfig{Name: "create", Emits: []string{"orders.created.v1", "orders.created.v2"}}, func(ctx context.Context, in orderCreatedV1) (orderCreatedV1, error) {
 		p := phase.Load()
 		if p == "v1" || p == "both" {
-			if err := natsfn.Emit(ctx, "orders.created.v1", in, natsfn.WithEventID(in.OrderID)); err != nil {
+			if err := natsfn.Emit(ctx, "orders.created.v1", in.OrderID, in); err != nil {
 				return in, err
 			}
 		}
 		if p == "v2" || p == "both" {
 			v2 := orderCreatedV2{OrderID: in.OrderID, Items: []string{"sku"}}
-			if err := natsfn.Emit(ctx, "orders.created.v2", v2, natsfn.WithEventID(in.OrderID)); err != nil {
+			if err := natsfn.Emit(ctx, "orders.created.v2", in.OrderID, v2); err != nil {
 				return in, err
 			}
 		}
@@ -276,7 +278,7 @@ func TestSchemaMigrationV1ToV2(t *testing.T) {
 
 	order := func(id string) {
 		t.Helper()
-		out, err := natsfn.Call[orderCreatedV1](context.Background(), nc, "orders.create", orderCreatedV1{OrderID: id, Qty: 1})
+		out, err := client.Call[orderCreatedV1](context.Background(), nc, "orders.create", orderCreatedV1{OrderID: id, Qty: 1})
 		if err != nil || out.OrderID != id {
 			t.Fatalf("create %s: %+v %v", id, out, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -34,9 +35,9 @@ func Example() {
 	go rt.Run(ctx) // until ctx ends; SIGTERM handling is the caller's
 	<-rt.Started()
 
-	reply, _ := natsfn.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{Name: "Ada"})
+	reply, _ := client.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{Name: "Ada"})
 	fmt.Println(reply.Greeting)
-	_, err := natsfn.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{})
+	_, err := client.Call[GreetReply](ctx, rt.Conn(), "greeter.greet", GreetRequest{})
 	fmt.Println(err)
 	stop()
 	// Output:

@@ -2,11 +2,13 @@ package natsfn
 
 import (
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/natsfn/natsfn/internal/jsonschema"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
@@ -30,7 +32,7 @@ func FuzzValidate(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	schema, err := SchemaFor(reflect.TypeFor[fuzzOrder]())
+	schema, err := jsonschema.For(reflect.TypeFor[fuzzOrder]())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func FuzzValidate(f *testing.F) {
 			}
 			return
 		}
-		if verr.Code != CodeInvalid || len(verr.Details) == 0 {
+		if verr.Code != http.StatusBadRequest || len(verr.Details) == 0 {
 			t.Fatalf("refusal without a 400 and details: %+v", verr)
 		}
 		for _, d := range verr.Details {

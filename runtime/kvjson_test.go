@@ -3,6 +3,7 @@ package natsfn_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 )
 
 type keyIn struct {
@@ -28,7 +30,7 @@ func TestInvalidKeysAreClientErrors(t *testing.T) {
 			return helloOut{}, err
 		}
 		v, err := natsfn.GetJSON[helloOut](ctx, kv, "k."+in.Key)
-		if err != nil && !errors.Is(err, natsfn.ErrKeyNotFound) {
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return helloOut{}, err
 		}
 		return v, nil
@@ -44,23 +46,23 @@ func TestInvalidKeysAreClientErrors(t *testing.T) {
 	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{
 		Name: "keys", Version: "1.0.0", Buckets: []natsfn.Bucket{{Name: bucket}},
 		Functions: []*natsfn.Function{
-			natsfn.Func(natsfn.FuncConfig{Name: "read"}, read),
-			natsfn.Func(natsfn.FuncConfig{Name: "write"}, write),
+			natsfn.Func(natsfn.FuncConfig{Name: "read", Buckets: []string{bucket}}, read),
+			natsfn.Func(natsfn.FuncConfig{Name: "write", Buckets: []string{bucket}}, write),
 		},
 	})
 	nc := connectClient(t, srv)
 	for _, subject := range []string{"keys.read", "keys.write"} {
 		for _, key := range []string{"*", ">", "a b", "", "a..b", "\x00"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := natsfn.Call[helloOut](ctx, nc, subject, keyIn{Key: key})
+			_, err := client.Call[helloOut](ctx, nc, subject, keyIn{Key: key})
 			cancel()
 			e := asError(t, err)
-			if e.Code != natsfn.CodeInvalid || len(e.Details) == 0 || e.Details[0].Field == "" {
+			if e.Code != http.StatusBadRequest || len(e.Details) == 0 || e.Details[0].Field == "" {
 				t.Errorf("%s with key %q: %d %s; want a 400 naming the field", subject, key, e.Code, e)
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := natsfn.Call[helloOut](ctx, nc, subject, keyIn{Key: "fine-1"}); err != nil {
+		if _, err := client.Call[helloOut](ctx, nc, subject, keyIn{Key: "fine-1"}); err != nil {
 			t.Errorf("%s with a good key: %v", subject, err)
 		}
 		cancel()

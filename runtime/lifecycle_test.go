@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -66,7 +67,7 @@ func callAll(nc *nats.Conn, n int) []error {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			_, errs[i] = natsfn.Call[helloOut](ctx, nc, "gated.work", helloIn{Name: "x"})
+			_, errs[i] = client.Call[helloOut](ctx, nc, "gated.work", helloIn{Name: "x"})
 		})
 	}
 	wg.Wait()
@@ -123,7 +124,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 	nc := connectClient(t, srv)
 	slow := make(chan error, 1)
 	go func() {
-		_, err := natsfn.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
+		_, err := client.Call[helloOut](ctxFor(t, 20*time.Second), nc, "mixed.work", helloIn{Name: "slow"})
 		slow <- err
 	}()
 	eventually(t, 5*time.Second, "the slow request holds a reader", func() bool {
@@ -140,7 +141,7 @@ func TestAFastRequestDoesNotWaitBehindASlowOne(t *testing.T) {
 	// waits behind it (with one micro endpoint per reader and random spreading, about
 	// half of them would).
 	for i := range 20 {
-		if _, err := natsfn.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {
+		if _, err := client.Call[helloOut](ctxFor(t, 2*time.Second), nc, "mixed.work", helloIn{Name: "fast"}); err != nil {
 			t.Fatalf("fast request %d waited behind the slow one: %v", i, err)
 		}
 	}
@@ -181,7 +182,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 
 	reply := make(chan error, 1)
 	go func() {
-		_, err := natsfn.Call[helloOut](ctxFor(t, 10*time.Second), nc, "gated.work", helloIn{Name: "in-flight"})
+		_, err := client.Call[helloOut](ctxFor(t, 10*time.Second), nc, "gated.work", helloIn{Name: "in-flight"})
 		reply <- err
 	}()
 	g.waitEntered(t, 1)
@@ -232,7 +233,7 @@ func TestServesAgainAfterServerRestart(t *testing.T) {
 	eventually(t, 10*time.Second, "the function serves again after the restart", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		_, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "again"})
+		_, err := client.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "again"})
 		return err == nil
 	})
 	if !r.rt.Ready() {
@@ -257,11 +258,11 @@ func TestAdminServer(t *testing.T) {
 		t.Fatalf("/readyz = %d", code)
 	}
 	for range 2 {
-		if _, err := natsfn.Call[helloOut](context.Background(), nc, "greeter.hello", helloIn{Name: "m"}); err != nil {
+		if _, err := client.Call[helloOut](context.Background(), nc, "greeter.hello", helloIn{Name: "m"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _ = natsfn.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: "notfound"})
+	_, _ = client.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: "notfound"})
 	_, body := get(t, base+"/metrics")
 	for _, want := range []string{
 		`natsfn_invocations_total{service="greeter",function="hello",outcome="ok",code="200"} 2`,

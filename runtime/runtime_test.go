@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
@@ -130,7 +132,7 @@ func TestDiscoveryPublishesSchemas(t *testing.T) {
 	if err != nil || reply.Header.Get(micro.ErrorCodeHeader) != "400" {
 		t.Fatalf("request to %s: %v %v", e.Subject, err, reply)
 	}
-	if out, err := natsfn.Call[helloOut](context.Background(), nc, e.Subject, helloIn{Name: "newcomer"}); err != nil || out.Greeting == "" {
+	if out, err := client.Call[helloOut](context.Background(), nc, e.Subject, helloIn{Name: "newcomer"}); err != nil || out.Greeting == "" {
 		t.Fatalf("request to %s: %v %+v", e.Subject, err, out)
 	}
 }
@@ -143,7 +145,7 @@ func TestRequestReplyAndStats(t *testing.T) {
 	ctx := context.Background()
 
 	for i := range 5 {
-		out, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "ada", Times: 1 + i%2})
+		out, err := client.Call[helloOut](ctx, nc, "greeter.hello", helloIn{Name: "ada", Times: 1 + i%2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,12 +154,12 @@ func TestRequestReplyAndStats(t *testing.T) {
 		}
 	}
 	for range 3 {
-		if _, err := natsfn.Call[helloOut](ctx, nc, "greeter.failures", failIn{Kind: "conflict"}); err == nil {
+		if _, err := client.Call[helloOut](ctx, nc, "greeter.failures", failIn{Kind: "conflict"}); err == nil {
 			t.Fatal("want an error")
 		}
 	}
 	// One invalid request: counted as a request and an error, never run.
-	if _, err := natsfn.Call[helloOut](ctx, nc, "greeter.hello", map[string]any{"name": ""}); err == nil {
+	if _, err := client.Call[helloOut](ctx, nc, "greeter.hello", map[string]any{"name": ""}); err == nil {
 		t.Fatal("want a validation error")
 	}
 
@@ -232,17 +234,17 @@ func TestTypedErrorsKeepTheirCode(t *testing.T) {
 		sentinel error
 		message  string
 	}{
-		"notfound":    {404, natsfn.ErrNotFound, `no greeting for "bob"`},
-		"conflict":    {409, natsfn.ErrConflict, "already greeted"},
-		"rule":        {422, natsfn.ErrRule, "greetings are closed on Sundays"},
-		"unavailable": {503, natsfn.ErrUnavailable, "greeting provider down"},
-		"wrapped":     {404, natsfn.ErrNotFound, "gone"},
-		"plain":       {500, natsfn.ErrInternal, "internal error"},
-		"panic":       {500, natsfn.ErrInternal, "internal error"},
+		"notfound":    {404, natsfn.NotFound(""), `no greeting for "bob"`},
+		"conflict":    {409, natsfn.Conflict(""), "already greeted"},
+		"rule":        {422, natsfn.Rule(""), "greetings are closed on Sundays"},
+		"unavailable": {503, natsfn.Unavailable(""), "greeting provider down"},
+		"wrapped":     {404, natsfn.NotFound(""), "gone"},
+		"plain":       {500, &natsfn.Error{Code: http.StatusInternalServerError}, "internal error"},
+		"panic":       {500, &natsfn.Error{Code: http.StatusInternalServerError}, "internal error"},
 	}
 	for kind, want := range cases {
 		t.Run(kind, func(t *testing.T) {
-			_, err := natsfn.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: kind})
+			_, err := client.Call[helloOut](context.Background(), nc, "greeter.failures", failIn{Kind: kind})
 			e := asError(t, err)
 			if e.Code != want.code || e.Message != want.message || !errors.Is(err, want.sentinel) {
 				t.Fatalf("got %d %q, want %d %q", e.Code, e.Message, want.code, want.message)
@@ -264,7 +266,7 @@ func TestTypedErrorsKeepTheirCode(t *testing.T) {
 func TestNoRespondersAndTimeoutsAreTyped(t *testing.T) {
 	srv := startNATS(t)
 	nc := connectClient(t, srv)
-	_, err := natsfn.Call[helloOut](context.Background(), nc, "nobody.home", helloIn{Name: "x"})
+	_, err := client.Call[helloOut](context.Background(), nc, "nobody.home", helloIn{Name: "x"})
 	if e := asError(t, err); e.Code != 503 {
 		t.Fatalf("no responders: %v", err)
 	}
@@ -275,7 +277,7 @@ func TestNoRespondersAndTimeoutsAreTyped(t *testing.T) {
 			return helloOut{}, ctx.Err()
 		})
 	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "slowpoke", Version: "0.1.0", Functions: []*natsfn.Function{slow}})
-	_, err = natsfn.Call[helloOut](context.Background(), nc, "slowpoke.slow", helloIn{Name: "x"})
+	_, err = client.Call[helloOut](context.Background(), nc, "slowpoke.slow", helloIn{Name: "x"})
 	if e := asError(t, err); e.Code != 504 {
 		t.Fatalf("function timeout: %v", err)
 	}
@@ -288,14 +290,15 @@ func TestCorrelationIDTravels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := natsfn.Func(natsfn.FuncConfig{Name: "send"}, func(ctx context.Context, in helloIn) (helloOut, error) {
+	send := natsfn.Func(natsfn.FuncConfig{Name: "send", Emits: []string{"greetings.sent"}}, func(ctx context.Context, in helloIn) (helloOut, error) {
 		natsfn.Logger(ctx).Info().Msg("sending")
-		return helloOut{Greeting: "sent"}, natsfn.Publish(ctx, "greetings.sent", in)
+		return helloOut{Greeting: "sent"}, natsfn.Emit(ctx, "greetings.sent", "", in)
 	})
-	r := startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "mailer", Version: "1.0.0", Functions: []*natsfn.Function{send}})
+	r := startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "mailer", Version: "1.0.0", Functions: []*natsfn.Function{send},
+		Streams: []natsfn.Stream{{Name: "GREETINGS", Subjects: []string{"greetings.>"}}}})
 
 	// Given: the id travels from the caller.
-	ctx := natsfn.wire.WithCorrelationID(context.Background(), "corr-123")
+	ctx := client.WithCorrelationID(context.Background(), "corr-123")
 	msg := nats.NewMsg("mailer.send")
 	msg.Header.Set(wire.HeaderCorrelationID, "corr-123")
 	msg.Data = []byte(`{"name":"ada"}`)

@@ -82,6 +82,13 @@ func (s Service) provides(f *Function) error {
 	return errors.Join(errs...)
 }
 
+// Consumer is the durable consumer of f's trigger on subject (one of its
+// FuncConfig.On), shared by all replicas; KEDA's ScaledObjects and `nats
+// consumer info` name it.
+func (s Service) Consumer(f *Function, subject string) string {
+	return wire.DurableName(s.Name, f.Name, subject)
+}
+
 // Subject is where function f of this service takes requests: its
 // FuncConfig.Subject, or "<service>.<function>".
 func (s Service) Subject(f *Function) string {

@@ -186,7 +186,11 @@ func TestReadyzNamesTheStepItWaitsFor(t *testing.T) {
 		}
 	}()
 	var body struct {
-		WaitingFor natsfn.Waiting `json:"waiting_for"`
+		WaitingFor struct {
+			Step      string `json:"step"`
+			Attempt   int    `json:"attempt"`
+			LastError string `json:"last_error"`
+		} `json:"waiting_for"`
 	}
 	eventually(t, 10*time.Second, "/readyz names the connect step", func() bool {
 		code, raw := tryGet("http://" + adminAddr + "/readyz")

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/runtime/embedded"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
@@ -42,11 +43,11 @@ func writeService() natsfn.Service {
 		if err != nil {
 			return writeOut{}, err
 		}
-		return writeOut{}, natsfn.Emit(ctx, "notes.written.v1", note{Text: in.ID}, natsfn.WithEventID(in.ID))
+		return writeOut{}, natsfn.Emit(ctx, "notes.written.v1", in.ID, note{Text: in.ID})
 	}
 	read := func(ctx context.Context, in writeIn) (writeOut, error) {
 		v, seq, err := natsfn.Record[note](ctx, "NOTES", "rec."+in.ID)
-		if errors.Is(err, natsfn.ErrKeyNotFound) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return writeOut{}, natsfn.NotFound("no record %s", in.ID)
 		}
 		return writeOut{Value: v.Text, Seq: seq}, err
@@ -63,7 +64,7 @@ func writeService() natsfn.Service {
 		at := time.Now().Add(time.Duration(in.Delay) * time.Second)
 		// Twice, as a redelivery would: the second is a no-op.
 		for range 2 {
-			if err := natsfn.Schedule(ctx, "rec."+in.ID+".due", at, "notes.due.v1", note{Text: in.ID}, natsfn.WithEventID(in.ID)); err != nil {
+			if err := natsfn.Schedule(ctx, "rec."+in.ID+".due", at, "notes.due.v1", in.ID, note{Text: in.ID}); err != nil {
 				return writeOut{}, err
 			}
 		}
@@ -72,7 +73,7 @@ func writeService() natsfn.Service {
 	// A schedule the stream refuses (its target is no subject of the
 	// stream): sent without waiting, it still fails the invocation.
 	refused := func(ctx context.Context, in writeIn) (writeOut, error) {
-		err := natsfn.Schedule(ctx, "rec."+in.ID+".due", time.Now().Add(time.Hour), "elsewhere.due.v1", note{Text: in.ID})
+		err := natsfn.Schedule(ctx, "rec."+in.ID+".due", time.Now().Add(time.Hour), "elsewhere.due.v1", "", note{Text: in.ID})
 		return writeOut{}, err
 	}
 	cancel := func(ctx context.Context, in writeIn) (writeOut, error) {
@@ -97,15 +98,15 @@ func writeService() natsfn.Service {
 		if err := natsfn.DeleteKey(ctx, kv, "k."+in.ID, rev, time.Duration(in.Delay)*time.Second, "settled"); err != nil {
 			return writeOut{}, err
 		}
-		m, err := natsfn.KeyMsg(ctx, kv, "k."+in.ID)
-		if err != nil || !natsfn.Deleted(m) {
+		_, _, reason, err := natsfn.ReadKey(ctx, kv, "k."+in.ID)
+		if err != nil || reason == "" {
 			return writeOut{}, errors.New("no delete marker")
 		}
 		_, _, err = natsfn.PutKey(ctx, kv, "k."+in.ID, note{Text: "late"}, 0, "")
-		return writeOut{Conflict: natsfn.IsConflict(err), Value: m.Header.Get(wire.HeaderReason)}, nil
+		return writeOut{Conflict: natsfn.IsConflict(err), Value: reason}, nil
 	}
 	fn := func(name string, f func(context.Context, writeIn) (writeOut, error)) *natsfn.Function {
-		return natsfn.Func(natsfn.FuncConfig{Name: name}, f)
+		return natsfn.Func(natsfn.FuncConfig{Name: name, Emits: []string{"notes.written.v1"}, Writes: []string{"rec.>"}, Buckets: []string{"notes"}}, f)
 	}
 	return natsfn.Service{
 		Name: "writer", Version: "1.0.0",
@@ -124,7 +125,7 @@ func TestWrites(t *testing.T) {
 	js := jsFor(t, nc)
 	call := func(fn string, in writeIn) writeOut {
 		t.Helper()
-		out, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer."+fn, in)
+		out, err := client.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer."+fn, in)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
 		}
@@ -191,7 +192,7 @@ func TestWrites(t *testing.T) {
 	})
 
 	t.Run("a refused schedule fails the invocation", func(t *testing.T) {
-		_, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.refused", writeIn{ID: "refused"})
+		_, err := client.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.refused", writeIn{ID: "refused"})
 		if err == nil || !strings.Contains(err.Error(), "schedules target is invalid") {
 			t.Fatalf("a refused schedule answered %v", err)
 		}
@@ -224,7 +225,7 @@ func TestSchedulesSurviveAServerRestart(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 	r := startRuntime(t, srv.ClientURL(), natsfn.Config{Events: natsfn.EventsConfig{Duplicates: time.Second}}, writeService())
 	nc := connectClient(t, srv)
-	if _, err := natsfn.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.schedule", writeIn{ID: "restart", Delay: 3}); err != nil {
+	if _, err := client.Call[writeOut](ctxFor(t, 10*time.Second), nc, "writer.schedule", writeIn{ID: "restart", Delay: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.shutdown(t); err != nil {

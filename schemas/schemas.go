@@ -8,8 +8,6 @@ package schemas
 
 import (
 	"time"
-
-	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Ids (order ids, product ids) become KV keys and subject tokens, so every
@@ -32,40 +30,24 @@ const (
 
 // Event subjects. The version is the last token, and the event's ce-type.
 const (
-	EventOrderCreated      = "orders.created.v1"
-	EventOrderConfirmed    = "orders.confirmed.v1"
-	EventOrderCancelled    = "orders.cancelled.v1"
-	EventOrderExpired      = "orders.expired.v1" // a pending order's deadline passed (a scheduled message)
-	EventStockReserved     = "inventory.reserved.v1"
-	EventStockRejected     = "inventory.rejected.v1"
-	EventStockReleased     = "inventory.released.v1"
-	EventPaymentCharged    = "payment.charged.v1"
-	EventPaymentFailed     = "payment.failed.v1"
-	EventPaymentRefunded   = "payment.refunded.v1"
-	DefaultPaymentToken    = "tok_visa"
-	StatusPending          = "pending"
-	StatusConfirmed        = "confirmed"
-	StatusCancelled        = "cancelled"
-	MaxItemsPerOrder       = 50
-	MaxQuantityPerItem     = 1000
-	HeaderIdempotencyKey   = "Idempotency-Key"
-	orderEventsSubjects    = "orders.*.*" // <entity>.<event>.<version>; requests have two tokens
-	orderRecordSubjects    = "order.>"    // order.<id>: an order's record; order.<id>.timeout: its deadline
-	inventoryEventSubjects = "inventory.*.*"
-	paymentEventSubjects   = "payment.*.*"
+	EventOrderCreated    = "orders.created.v1"
+	EventOrderConfirmed  = "orders.confirmed.v1"
+	EventOrderCancelled  = "orders.cancelled.v1"
+	EventOrderExpired    = "orders.expired.v1" // a pending order's deadline passed (a scheduled message)
+	EventStockReserved   = "inventory.reserved.v1"
+	EventStockRejected   = "inventory.rejected.v1"
+	EventStockReleased   = "inventory.released.v1"
+	EventPaymentCharged  = "payment.charged.v1"
+	EventPaymentFailed   = "payment.failed.v1"
+	EventPaymentRefunded = "payment.refunded.v1"
+	DefaultPaymentToken  = "tok_visa"
+	StatusPending        = "pending"
+	StatusConfirmed      = "confirmed"
+	StatusCancelled      = "cancelled"
+	MaxItemsPerOrder     = 50
+	MaxQuantityPerItem   = 1000
+	HeaderIdempotencyKey = "Idempotency-Key"
 )
-
-// Streams returns the streams of the saga's events. Every service declares
-// all of them, so any one can start first. ORDERS also keeps the orders'
-// records (order.<id>) and deadlines (order.<id>.timeout) beside their
-// events, so an order and its announcement are written in one atomic batch.
-func Streams() []natsfn.Stream {
-	return []natsfn.Stream{
-		{Name: "ORDERS", Subjects: []string{orderEventsSubjects, orderRecordSubjects}},
-		{Name: "INVENTORY", Subjects: []string{inventoryEventSubjects}},
-		{Name: "PAYMENT", Subjects: []string{paymentEventSubjects}},
-	}
-}
 
 type (
 	// OrderItem is one line of an order.

@@ -18,7 +18,7 @@ func get(ctx context.Context, in schemas.GetProduct) (schemas.Product, error) {
 		return schemas.Product{}, err
 	}
 	p, err := natsfn.GetJSON[product](ctx, kv, productKey(in.ProductID))
-	if errors.Is(err, natsfn.ErrKeyNotFound) {
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return schemas.Product{}, natsfn.NotFound("no product %s", in.ProductID)
 	}
 	if err != nil {
@@ -45,7 +45,7 @@ func quote(ctx context.Context, in schemas.Quote) (schemas.QuoteResult, error) {
 	var total int64
 	for _, it := range merged(in.Items) {
 		p, err := natsfn.GetJSON[product](ctx, kv, productKey(it.ProductID))
-		if errors.Is(err, natsfn.ErrKeyNotFound) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return schemas.QuoteResult{}, natsfn.NotFound("no product %s", it.ProductID)
 		}
 		if err != nil {

@@ -15,6 +15,7 @@
 package inventory
 
 import (
+	"fmt"
 	"time"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
@@ -33,34 +34,50 @@ type Config struct {
 	KeepSettled time.Duration
 }
 
-func (c Config) withDefaults() Config {
-	if c.KeepSettled <= 0 {
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
+	if c.KeepSettled == 0 {
 		c.KeepSettled = time.Hour
 	}
-	return c
 }
 
+// Validate reports settings that cannot work, after defaults.
+func (c *Config) Validate() error {
+	if c.KeepSettled < time.Minute {
+		return fmt.Errorf("%w: inventory: keep settled %s: must be at least 1m", natsfn.ErrConfig, c.KeepSettled)
+	}
+	return nil
+}
+
+// Stream keeps the inventory's events.
+const Stream = "INVENTORY"
+
 // Service returns the inventory function service.
-func Service(cfg Config) natsfn.Service {
-	inv := &inventory{cfg: cfg.withDefaults()}
+func Service(cfg Config) (natsfn.Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return natsfn.Service{}, err
+	}
+	inv := &inventory{cfg: cfg}
+	stock := []string{Bucket}
 	return natsfn.Service{
 		Name:        "inventory",
 		Version:     "1.0.0",
 		Description: "Catalog and stock: reserves, commits and releases order items",
-		Streams:     schemas.Streams(),
+		Streams:     []natsfn.Stream{{Name: Stream, Subjects: []string{"inventory.*.*"}}},
 		Buckets:     []natsfn.Bucket{{Name: Bucket}},
 		Functions: []*natsfn.Function{
 			natsfn.Func(natsfn.FuncConfig{Name: "reserve", Description: "holds every item of a new order, or none",
-				On: []string{schemas.EventOrderCreated}, Idempotent: true, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, inv.reserve),
+				On: []string{schemas.EventOrderCreated}, Idempotent: true, Buckets: stock, Emits: []string{schemas.EventStockReserved, schemas.EventStockRejected}}, inv.reserve),
 			natsfn.Func(natsfn.FuncConfig{Name: "commit", Description: "turns a confirmed order's held stock into sold stock",
-				On: []string{schemas.EventOrderConfirmed}, Idempotent: true}, inv.commit),
+				On: []string{schemas.EventOrderConfirmed}, Idempotent: true, Buckets: stock}, inv.commit),
 			natsfn.Func(natsfn.FuncConfig{Name: "release", Description: "gives a cancelled order's held stock back, once",
-				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Emits: []string{schemas.EventStockReleased}}, inv.release),
-			natsfn.Func(natsfn.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock"}, get),
-			natsfn.Func(natsfn.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock"}, list),
-			natsfn.Func(natsfn.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now"}, quote),
+				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Buckets: stock, Emits: []string{schemas.EventStockReleased}}, inv.release),
+			natsfn.Func(natsfn.FuncConfig{Name: "get", Subject: schemas.SubjectGetProduct, Description: "one product with its stock", Buckets: stock}, get),
+			natsfn.Func(natsfn.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock", Buckets: stock}, list),
+			natsfn.Func(natsfn.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now", Buckets: stock}, quote),
 		},
-	}
+	}, nil
 }
 
 type inventory struct {

@@ -193,11 +193,10 @@ func readProduct(ctx context.Context, kv jetstream.KeyValue, id string) (*produc
 
 func announceReserved(ctx context.Context, in schemas.OrderCreatedV1, total int64) error {
 	natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Int64("total_cents", total).Msg("stock reserved")
-	return natsfn.Emit(ctx, schemas.EventStockReserved, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: total, PaymentToken: in.PaymentToken},
-		natsfn.WithEventID(in.OrderID))
+	return natsfn.Emit(ctx, schemas.EventStockReserved, in.OrderID, schemas.StockReservedV1{OrderID: in.OrderID, TotalCents: total, PaymentToken: in.PaymentToken})
 }
 
 func announceRejected(ctx context.Context, r schemas.StockRejectedV1) error {
 	natsfn.Logger(ctx).Info().Str("order_id", r.OrderID).Str("reason", r.Reason).Msg("stock rejected")
-	return natsfn.Emit(ctx, schemas.EventStockRejected, r, natsfn.WithEventID(r.OrderID))
+	return natsfn.Emit(ctx, schemas.EventStockRejected, r.OrderID, r)
 }

@@ -40,7 +40,7 @@ func (inv *inventory) release(ctx context.Context, in schemas.OrderCancelledV1) 
 	if err := inv.settle(ctx, in.OrderID, in.Items); err != nil {
 		return struct{}{}, err
 	}
-	return struct{}{}, natsfn.Emit(ctx, schemas.EventStockReleased, schemas.StockReleasedV1{OrderID: in.OrderID}, natsfn.WithEventID(in.OrderID))
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventStockReleased, in.OrderID, schemas.StockReleasedV1{OrderID: in.OrderID})
 }
 
 // settle ends a cancelled order's holds, item by item.

@@ -56,7 +56,7 @@ func reserved(ctx context.Context, kv jetstream.KeyValue, productID string) (int
 	var total int64
 	for k := range keys.Keys() {
 		h, err := natsfn.GetJSON[hold](ctx, kv, k)
-		if errors.Is(err, natsfn.ErrKeyNotFound) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // settled meanwhile
 		}
 		if err != nil {
@@ -76,7 +76,7 @@ func products(ctx context.Context, kv jetstream.KeyValue) ([]schemas.Product, er
 	out := []schemas.Product{}
 	for k := range keys.Keys() {
 		p, err := natsfn.GetJSON[product](ctx, kv, k)
-		if errors.Is(err, natsfn.ErrKeyNotFound) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
@@ -103,21 +103,11 @@ type keyState struct {
 func (s keyState) live() bool { return s.rev != 0 && s.settled == "" }
 
 func readKey(ctx context.Context, kv jetstream.KeyValue, key string) (keyState, error) {
-	m, err := natsfn.KeyMsg(ctx, kv, key)
-	if errors.Is(err, natsfn.ErrKeyNotFound) {
+	value, rev, deleted, err := natsfn.ReadKey(ctx, kv, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return keyState{}, nil
 	}
-	if err != nil {
-		return keyState{}, err
-	}
-	s := keyState{rev: m.Sequence, value: m.Data}
-	if natsfn.Deleted(m) {
-		s.settled = m.Header.Get(natsfn.HeaderReason)
-		if s.settled == "" {
-			s.settled = "deleted"
-		}
-	}
-	return s, nil
+	return keyState{rev: rev, settled: deleted, value: value}, err
 }
 
 func decode[T any](s keyState, key string) (T, error) {

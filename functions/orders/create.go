@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
@@ -55,8 +56,7 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 			Token: in.PaymentToken, CorrelationID: natsfn.CorrelationID(ctx), BodyHash: bodyHash,
 			ExpiresAt: now.Add(timeout),
 		}
-		if err := natsfn.Schedule(ctx, deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired,
-			schemas.OrderExpiredV1{OrderID: orderID}, natsfn.WithEventID(orderID)); err != nil {
+		if err := natsfn.Schedule(ctx, deadlineSubject(orderID), rec.ExpiresAt, schemas.EventOrderExpired, orderID, schemas.OrderExpiredV1{OrderID: orderID}); err != nil {
 			return schemas.OrderAccepted{}, err
 		}
 		if _, err := natsfn.Put(ctx, recordSubject(orderID), rec, 0); natsfn.IsConflict(err) {
@@ -75,9 +75,9 @@ func create(timeout time.Duration) func(context.Context, schemas.CreateOrder) (s
 		}
 		var err error
 		if rec.Status == schemas.StatusPending {
-			err = natsfn.Emit(ctx, schemas.EventOrderCreated, schemas.OrderCreatedV1{
+			err = natsfn.Emit(ctx, schemas.EventOrderCreated, orderID, schemas.OrderCreatedV1{
 				OrderID: orderID, CustomerID: rec.CustomerID, Items: rec.Items, PaymentToken: rec.Token, ExpiresAt: &rec.ExpiresAt,
-			}, natsfn.WithEventID(orderID))
+			})
 		}
 		natsfn.Logger(ctx).Info().Str("order_id", orderID).Str("customer_id", rec.CustomerID).Int("items", len(rec.Items)).Msg("order accepted")
 		return schemas.OrderAccepted{OrderID: orderID, Status: rec.Status}, err
@@ -109,14 +109,14 @@ func checkIdempotencyKey(key string) error {
 // of inventory); a settled one, what was charged.
 func get(ctx context.Context, in schemas.GetOrder) (schemas.Order, error) {
 	rec, _, err := natsfn.Record[record](ctx, Stream, recordSubject(in.OrderID))
-	if errors.Is(err, natsfn.ErrKeyNotFound) {
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return schemas.Order{}, natsfn.NotFound("no order %s", in.OrderID)
 	}
 	if err != nil {
 		return schemas.Order{}, err
 	}
 	if rec.Status == schemas.StatusPending && rec.TotalCents == 0 {
-		if q, err := natsfn.Call[schemas.QuoteResult](ctx, natsfn.Conn(ctx), schemas.SubjectQuote, schemas.Quote{Items: rec.Items}); err == nil {
+		if q, err := natsfn.Call[schemas.QuoteResult](ctx, schemas.SubjectQuote, schemas.Quote{Items: rec.Items}); err == nil {
 			rec.TotalCents = q.TotalCents
 		} else {
 			natsfn.Logger(ctx).Debug().AnErr("cause", err).Str("order_id", in.OrderID).Msg("no quote for a pending order")

@@ -2,16 +2,19 @@
 // moves each to exactly one terminal state, confirmed or cancelled, as the
 // other steps report back. It never reads another service's data.
 //
-// An order's record lives in the ORDERS stream beside the order's events,
-// on the subject order.<id>, and its deadline on order.<id>.timeout: a
-// message the server publishes as orders.expired.v1 when the order is due,
-// unless settling the order purged it first. Accepting an order is one
-// atomic batch (record, orders.created, deadline), and so is settling it
-// (record, orders.confirmed or orders.cancelled): a crash can split
-// neither, and no sweeper looks for stalled orders.
+// An order's record lives in the ORDERS stream, which this service owns,
+// beside the order's events, on the subject order.<id>, and its deadline
+// on order.<id>.timeout: a message the server publishes as
+// orders.expired.v1 when the order is due, unless settling the order
+// purged it first, so no sweeper looks for stalled orders. Accepting an
+// order writes the deadline, then the record (compare-and-set), then
+// orders.created; settling it writes the record (compare-and-set), purges
+// the deadline and announces the outcome: each write is one a redelivery
+// can repeat or finish.
 package orders
 
 import (
+	"fmt"
 	"time"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
@@ -32,23 +35,37 @@ type Config struct {
 	Timeout time.Duration
 }
 
-func (c Config) withDefaults() Config {
-	if c.Timeout <= 0 {
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
+	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Minute
 	}
-	return c
+}
+
+// Validate reports settings that cannot work, after defaults.
+func (c *Config) Validate() error {
+	if c.Timeout < time.Second {
+		return fmt.Errorf("%w: orders: timeout %s: must be at least 1s", natsfn.ErrConfig, c.Timeout)
+	}
+	return nil
 }
 
 // Service returns the orders function service.
-func Service(cfg Config) natsfn.Service {
-	cfg = cfg.withDefaults()
+func Service(cfg Config) (natsfn.Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return natsfn.Service{}, err
+	}
 	settles := []string{schemas.EventOrderConfirmed, schemas.EventOrderCancelled}
 	records := []string{"order.>"}
 	return natsfn.Service{
 		Name:        "orders",
 		Version:     "1.0.0",
 		Description: "Orders: accepts them and settles each in one terminal state",
-		Streams:     schemas.Streams(),
+		Streams: []natsfn.Stream{{Name: Stream, Subjects: []string{
+			"orders.*.*", // events: <entity>.<event>.<version>; requests have two tokens
+			"order.>",    // order.<id>: an order's record; order.<id>.timeout: its deadline
+		}}},
 		Functions: []*natsfn.Function{
 			natsfn.Func(natsfn.FuncConfig{Name: "create", Subject: schemas.SubjectCreateOrder, Description: "accepts an order; it starts pending",
 				Emits: []string{schemas.EventOrderCreated}, Writes: records}, create(cfg.Timeout)),
@@ -63,5 +80,5 @@ func Service(cfg Config) natsfn.Service {
 			natsfn.Func(natsfn.FuncConfig{Name: "expire", Description: "cancels an order still pending at its deadline",
 				On: []string{schemas.EventOrderExpired}, Idempotent: true, Emits: settles, Writes: records}, expire),
 		},
-	}
+	}, nil
 }

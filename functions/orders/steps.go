@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/nats-io/nats.go/jetstream"
 	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -22,13 +23,16 @@ func unpaid(ctx context.Context, in schemas.PaymentFailedV1) (struct{}, error) {
 	return struct{}{}, settle(ctx, in.OrderID, schemas.StatusCancelled, "payment: "+in.Reason, nil)
 }
 
+// errNoOrder is the 404 of a step given an order that was never stored.
+var errNoOrder = natsfn.NotFound("no order")
+
 // expire cancels an order still pending when its deadline fires: a step
 // crashed for good, or its event went to the dead-letter stream. A deadline
 // whose order was never stored (its create failed halfway) has nothing to
 // do.
 func expire(ctx context.Context, in schemas.OrderExpiredV1) (struct{}, error) {
 	err := settle(ctx, in.OrderID, schemas.StatusCancelled, "timed out: still pending at its deadline", nil)
-	if errors.Is(err, natsfn.ErrNotFound) {
+	if errors.Is(err, errNoOrder) {
 		return struct{}{}, nil
 	}
 	return struct{}{}, err
@@ -39,8 +43,8 @@ func expire(ctx context.Context, in schemas.OrderExpiredV1) (struct{}, error) {
 // announcement is made good (the stream drops repeats).
 func settle(ctx context.Context, orderID, status, reason string, also func(*record)) error {
 	won, rec, err := transition(ctx, orderID, status, reason, also)
-	if errors.Is(err, natsfn.ErrKeyNotFound) {
-		return natsfn.NotFound("no order %s", orderID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return natsfn.NotFound("no order %s", orderID) // errors.Is(err, errNoOrder)
 	}
 	if err != nil {
 		return err

@@ -55,12 +55,11 @@ func transition(ctx context.Context, orderID, status, reason string, also func(*
 // announce emits an order's terminal state. The event id is the order id,
 // so however often it is announced, the stream keeps one.
 func announce(ctx context.Context, rec record) error {
-	id := natsfn.WithEventID(rec.OrderID)
 	switch rec.Status {
 	case schemas.StatusConfirmed:
-		return natsfn.Emit(ctx, schemas.EventOrderConfirmed, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items}, id)
+		return natsfn.Emit(ctx, schemas.EventOrderConfirmed, rec.OrderID, schemas.OrderConfirmedV1{OrderID: rec.OrderID, TotalCents: rec.TotalCents, Items: rec.Items})
 	case schemas.StatusCancelled:
-		return natsfn.Emit(ctx, schemas.EventOrderCancelled, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items}, id)
+		return natsfn.Emit(ctx, schemas.EventOrderCancelled, rec.OrderID, schemas.OrderCancelledV1{OrderID: rec.OrderID, Reason: rec.Reason, Items: rec.Items})
 	}
 	return nil
 }

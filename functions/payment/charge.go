@@ -28,18 +28,16 @@ func providerTransient(err error) bool {
 // refuses the charge: the order stays cancelled.
 func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) (struct{}, error) {
 	res, err := p.charge.WithContext(ctx).Get(func() (schemas.ChargeResult, error) {
-		return natsfn.Call[schemas.ChargeResult](ctx, natsfn.Conn(ctx), schemas.SubjectCharge,
-			schemas.Charge{OrderID: in.OrderID, Token: in.PaymentToken, AmountCents: in.TotalCents})
+		return natsfn.Call[schemas.ChargeResult](ctx, schemas.SubjectCharge, schemas.Charge{OrderID: in.OrderID, Token: in.PaymentToken, AmountCents: in.TotalCents})
 	})
-	id := natsfn.WithEventID(in.OrderID)
 	var reason string
 	switch {
 	case err == nil:
 		natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Str("charge_id", res.ChargeID).Msg("payment charged")
-		return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentCharged,
-			schemas.PaymentChargedV1{OrderID: in.OrderID, AmountCents: in.TotalCents, ChargeID: res.ChargeID}, id)
+		return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentCharged, in.OrderID,
+			schemas.PaymentChargedV1{OrderID: in.OrderID, AmountCents: in.TotalCents, ChargeID: res.ChargeID})
 	case !providerTransient(err):
-		reason = natsfn.AsError(err).Message
+		reason = refusal(err)
 	case natsfn.LastAttempt(ctx):
 		// The retry budget is spent: fail the payment cleanly so the order
 		// is cancelled and its stock released, rather than left pending. If
@@ -49,7 +47,7 @@ func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) 
 		return struct{}{}, natsfn.Unavailable("payment provider: %v", err)
 	}
 	natsfn.Logger(ctx).Info().Str("order_id", in.OrderID).Str("reason", reason).Msg("payment failed")
-	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentFailed, schemas.PaymentFailedV1{OrderID: in.OrderID, Reason: reason}, id)
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentFailed, in.OrderID, schemas.PaymentFailedV1{OrderID: in.OrderID, Reason: reason})
 }
 
 // refundOrder compensates a cancelled order: the provider refunds it if it
@@ -57,7 +55,7 @@ func (p *payments) chargeOrder(ctx context.Context, in schemas.StockReservedV1) 
 // still in flight is refused).
 func (p *payments) refundOrder(ctx context.Context, in schemas.OrderCancelledV1) (struct{}, error) {
 	res, err := p.refund.WithContext(ctx).Get(func() (schemas.RefundResult, error) {
-		return natsfn.Call[schemas.RefundResult](ctx, natsfn.Conn(ctx), schemas.SubjectRefund, schemas.Refund{OrderID: in.OrderID})
+		return natsfn.Call[schemas.RefundResult](ctx, schemas.SubjectRefund, schemas.Refund{OrderID: in.OrderID})
 	})
 	if err != nil {
 		return struct{}{}, natsfn.Unavailable("refund %s: %v", in.OrderID, err)
@@ -65,6 +63,14 @@ func (p *payments) refundOrder(ctx context.Context, in schemas.OrderCancelledV1)
 	if !res.Refunded {
 		return struct{}{}, nil // never charged: voided
 	}
-	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentRefunded, schemas.PaymentRefundedV1{OrderID: in.OrderID, AmountCents: res.AmountCents},
-		natsfn.WithEventID(in.OrderID))
+	return struct{}{}, natsfn.Emit(ctx, schemas.EventPaymentRefunded, in.OrderID, schemas.PaymentRefundedV1{OrderID: in.OrderID, AmountCents: res.AmountCents})
+}
+
+// refusal is what the provider said when it refused a charge for good.
+func refusal(err error) string {
+	var e *natsfn.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "payment refused"
 }

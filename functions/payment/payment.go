@@ -8,6 +8,8 @@
 package payment
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -35,9 +37,10 @@ type Config struct {
 	BreakerDelay    time.Duration // how long it stays open before trying again; default 5s
 }
 
-func (c Config) withDefaults() Config {
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
 	set := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
+		if *d == 0 {
 			*d = v
 		}
 	}
@@ -45,18 +48,41 @@ func (c Config) withDefaults() Config {
 	set(&c.RetryMin, 50*time.Millisecond)
 	set(&c.RetryMax, time.Second)
 	set(&c.BreakerDelay, 5*time.Second)
-	if c.Retries <= 0 {
+	set(&c.BreakerWindow, 10*time.Second)
+	if c.Retries == 0 {
 		c.Retries = 2
 	}
-	if c.BreakerRate <= 0 || c.BreakerRate > 1 {
+	if c.BreakerRate == 0 {
 		c.BreakerRate = 0.5
 	}
 	if c.BreakerMinCalls == 0 {
 		c.BreakerMinCalls = 20
 	}
-	set(&c.BreakerWindow, 10*time.Second)
-	return c
 }
+
+// Validate reports settings that cannot work, after defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: payment: "+format, append([]any{natsfn.ErrConfig}, args...)...))
+	}
+	if c.CallTimeout <= 0 || c.BreakerWindow <= 0 || c.BreakerDelay <= 0 {
+		bad("call timeout, breaker window and breaker delay must be positive")
+	}
+	if c.Retries < 0 {
+		bad("retries %d: must not be negative", c.Retries)
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		bad("retry backoff %s..%s: need 0 < min <= max", c.RetryMin, c.RetryMax)
+	}
+	if c.BreakerRate <= 0 || c.BreakerRate > 1 {
+		bad("breaker rate %v: must be in (0, 1]", c.BreakerRate)
+	}
+	return errors.Join(errs...)
+}
+
+// Stream keeps payment's events.
+const Stream = "PAYMENT"
 
 type payments struct {
 	breaker circuitbreaker.CircuitBreaker[any]
@@ -66,8 +92,11 @@ type payments struct {
 
 // Service returns the payment function service. Its circuit breaker is per
 // replica, like the connection pool of a real client.
-func Service(cfg Config) natsfn.Service {
-	cfg = cfg.withDefaults()
+func Service(cfg Config) (natsfn.Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return natsfn.Service{}, err
+	}
 	transient := func(_ any, err error) bool { return err != nil && providerTransient(err) }
 	breaker := circuitbreaker.NewBuilder[any]().
 		HandleIf(transient).
@@ -83,7 +112,7 @@ func Service(cfg Config) natsfn.Service {
 		Name:        "payment",
 		Version:     "1.0.0",
 		Description: "Charges reserved orders and refunds cancelled ones",
-		Streams:     schemas.Streams(),
+		Streams:     []natsfn.Stream{{Name: Stream, Subjects: []string{"payment.*.*"}}},
 		Functions: []*natsfn.Function{
 			natsfn.Func(natsfn.FuncConfig{Name: "charge", Description: "charges an order whose stock is reserved",
 				On: []string{schemas.EventStockReserved}, Idempotent: true, Stats: p.stats,
@@ -93,7 +122,7 @@ func Service(cfg Config) natsfn.Service {
 				On: []string{schemas.EventOrderCancelled}, Idempotent: true, Stats: p.stats,
 				Emits: []string{schemas.EventPaymentRefunded}, Calls: []string{schemas.SubjectRefund}}, p.refundOrder),
 		},
-	}
+	}, nil
 }
 
 // executor composes, outermost first: retry, circuit breaker, timeout.

@@ -9,6 +9,7 @@ package paysim
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -48,12 +49,28 @@ type account struct {
 	voided   bool // cancelled before it was charged: never charge it
 }
 
-// New returns a provider with the given behaviour.
-func New(cfg Config) *Provider {
-	if cfg.Retain <= 0 {
-		cfg.Retain = 10 * time.Minute
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
+	if c.Retain == 0 {
+		c.Retain = 10 * time.Minute
 	}
-	return &Provider{cfg: cfg, orders: map[string]*account{}}
+}
+
+// Validate reports settings that cannot work, after defaults.
+func (c *Config) Validate() error {
+	if c.Latency < 0 || c.Retain <= 0 || c.FailureRate < 0 || c.FailureRate > 1 {
+		return fmt.Errorf("%w: paysim: latency and retain must not be negative, failure rate in [0, 1]", natsfn.ErrConfig)
+	}
+	return nil
+}
+
+// New returns a provider with the given behaviour.
+func New(cfg Config) (*Provider, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Provider{cfg: cfg, orders: map[string]*account{}}, nil
 }
 
 // account finds or opens an order's account, forgetting those older than

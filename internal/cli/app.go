@@ -39,6 +39,7 @@ func gatewayFlags(httpDefault string) []ucli.Flag {
 func gatewayConfig(cmd *ucli.Command) gateway.Config {
 	return gateway.Config{
 		Addr:           cmd.String("http"),
+		Title:          functions.Title,
 		RequestTimeout: cmd.Duration("request-timeout"),
 		MaxInFlight:    cmd.Int("max-in-flight"),
 	}

@@ -12,16 +12,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	ucli "github.com/urfave/cli/v3"
-
-	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 func dlqCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "dlq",
 		Usage: "inspect and replay dead letters: events that could not be processed",
-		Description: "Dead letters live in the " + natsfn.DeadLetterStream + " stream with their original subject, payload and\n" +
+		Description: "Dead letters live in the " + deadletter.Name + " stream with their original subject, payload and\n" +
 			"headers, the function, the last error, the delivery count and the time. Replaying one\n" +
 			"republishes it to its original subject and removes it once JetStream has stored it.",
 		Flags: append([]ucli.Flag{natsURLFlag()}, natsAuthFlags()...),
@@ -47,7 +46,7 @@ func dlqCommand() *ucli.Command {
 	}
 }
 
-func withDeadLetters(f func(context.Context, *ucli.Command, *natsfn.DeadLetters) error) ucli.ActionFunc {
+func withDeadLetters(f func(context.Context, *ucli.Command, *deadletter.Stream) error) ucli.ActionFunc {
 	return func(ctx context.Context, cmd *ucli.Command) error {
 		url := cmd.String("nats-url")
 		opts, err := natsOptions(cmd)
@@ -61,7 +60,7 @@ func withDeadLetters(f func(context.Context, *ucli.Command, *natsfn.DeadLetters)
 		defer nc.Close()
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		d, err := natsfn.OpenDeadLetters(ctx, nc)
+		d, err := deadletter.Open(ctx, nc)
 		if err != nil {
 			return err
 		}
@@ -69,7 +68,7 @@ func withDeadLetters(f func(context.Context, *ucli.Command, *natsfn.DeadLetters)
 	}
 }
 
-func dlqList(ctx context.Context, cmd *ucli.Command, d *natsfn.DeadLetters) error {
+func dlqList(ctx context.Context, cmd *ucli.Command, d *deadletter.Stream) error {
 	list, err := d.List(ctx)
 	if err != nil {
 		return err
@@ -104,7 +103,7 @@ func dlqList(ctx context.Context, cmd *ucli.Command, d *natsfn.DeadLetters) erro
 	return tw.Flush()
 }
 
-func dlqShow(ctx context.Context, cmd *ucli.Command, d *natsfn.DeadLetters) error {
+func dlqShow(ctx context.Context, cmd *ucli.Command, d *deadletter.Stream) error {
 	ids, err := parseIDs(cmd.Args().Slice())
 	if err != nil || len(ids) != 1 {
 		return fmt.Errorf("name one dead letter id, e.g. `natsfn dlq show 3` (ids are in `natsfn dlq list`)")
@@ -130,7 +129,7 @@ func dlqShow(ctx context.Context, cmd *ucli.Command, d *natsfn.DeadLetters) erro
 	return nil
 }
 
-func dlqReplay(ctx context.Context, cmd *ucli.Command, d *natsfn.DeadLetters) error {
+func dlqReplay(ctx context.Context, cmd *ucli.Command, d *deadletter.Stream) error {
 	ids, err := parseIDs(cmd.Args().Slice())
 	if err != nil {
 		return err
@@ -174,7 +173,7 @@ func parseIDs(args []string) ([]uint64, error) {
 	return ids, nil
 }
 
-func dlqJSON(dl natsfn.DeadLetter) map[string]any {
+func dlqJSON(dl deadletter.Letter) map[string]any {
 	return map[string]any{
 		"id": dl.ID, "time": dl.Time, "service": dl.Service, "function": dl.Function, "subject": dl.Subject,
 		"stream": dl.Stream, "sequence": dl.Sequence, "class": dl.Class, "deliveries": dl.Deliveries,

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 
+	"github.com/VictoriaMetrics/metrics"
 	ucli "github.com/urfave/cli/v3"
 
+	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/gateway"
 	natsfn "github.com/natsfn/natsfn/runtime"
 )
@@ -27,12 +29,12 @@ func gatewayCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			m := natsfn.NewMetrics()
+			m := metrics.NewSet()
 			cfg := gatewayConfig(cmd)
-			cfg.Logger, cfg.Metrics = &log, m.Set()
+			cfg.Logger, cfg.Metrics = &log, m
 			// Listen first: /healthz answers and /readyz says "connecting"
 			// while NATS is not there yet.
-			g, err := gateway.New(cfg, nil, gateway.Routes())
+			g, err := gateway.New(cfg, nil, functions.Routes())
 			if err != nil {
 				return err
 			}

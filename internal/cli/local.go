@@ -68,7 +68,10 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 
-	all := functions.All(appConfig(cmd))
+	all, err := functions.All(appConfig(cmd))
+	if err != nil {
+		return err
+	}
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
@@ -98,8 +101,8 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 			return fmt.Errorf("seed the demo catalog: %w", err)
 		}
 		gcfg := gatewayConfig(cmd)
-		gcfg.Logger, gcfg.Metrics = &log, rt.Metrics().Set()
-		gw, err := gateway.New(gcfg, rt.Conn(), gateway.Routes())
+		gcfg.Logger, gcfg.Metrics = &log, rt.Metrics()
+		gw, err := gateway.New(gcfg, rt.Conn(), functions.Routes())
 		if err != nil {
 			return err
 		}

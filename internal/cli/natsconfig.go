@@ -9,8 +9,8 @@ import (
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/gateway"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/natsauth"
 )
 
 func natsConfigCommand() *ucli.Command {
@@ -41,27 +41,30 @@ func natsConfigCommand() *ucli.Command {
 
 // authorization renders the users for every service, the gateway and an admin.
 func authorization() (string, error) {
-	all := functions.All(functions.Config{})
+	all, err := functions.All(functions.Config{})
+	if err != nil {
+		return "", err
+	}
 	var svcs []natsfn.Service
 	for _, n := range functions.Names() {
 		svcs = append(svcs, all[n])
 	}
-	var users []natsfn.AuthUser
+	var users []natsauth.User
 	for _, s := range svcs {
-		p, err := natsfn.ServicePermissions(s, svcs)
+		p, err := natsauth.For(s, svcs)
 		if err != nil {
 			return "", err
 		}
-		users = append(users, natsfn.AuthUser{Name: s.Name, PasswordEnv: passwordEnv(s.Name), Permissions: &p})
+		users = append(users, natsauth.User{Name: s.Name, PasswordEnv: passwordEnv(s.Name), Permissions: &p})
 	}
-	gw := natsfn.Permissions{Subscribe: []string{"_INBOX.gateway.>"}}
-	for _, r := range gateway.Routes() {
+	gw := natsauth.Permissions{Subscribe: []string{"_INBOX.gateway.>"}}
+	for _, r := range functions.Routes() {
 		gw.Publish = append(gw.Publish, r.Subject)
 	}
 	users = append(users,
-		natsfn.AuthUser{Name: "gateway", PasswordEnv: passwordEnv("gateway"), Permissions: &gw},
-		natsfn.AuthUser{Name: "admin", PasswordEnv: passwordEnv("admin")})
-	return natsfn.AuthorizationBlock(users), nil
+		natsauth.User{Name: "gateway", PasswordEnv: passwordEnv("gateway"), Permissions: &gw},
+		natsauth.User{Name: "admin", PasswordEnv: passwordEnv("admin")})
+	return natsauth.Block(users), nil
 }
 
 func passwordEnv(user string) string { return "NATSFN_" + strings.ToUpper(user) + "_PASSWORD" }

@@ -79,7 +79,7 @@ func TestLeastPrivilegeCredentials(t *testing.T) {
 	url := srv.ClientURL()
 	logs := &testkit.Buffer{}
 	log := zerolog.New(logs).Level(zerolog.WarnLevel)
-	all := functions.All(functions.Config{})
+	all := testkit.Must(functions.All(functions.Config{}))
 	for _, name := range functions.Names() {
 		rt, err := natsfn.New(natsfn.Config{
 			URL: url, Logger: &log, InboxPrefix: "_INBOX." + name,
@@ -96,7 +96,7 @@ func TestLeastPrivilegeCredentials(t *testing.T) {
 	if _, err := inventory.Seed(context.Background(), adminJS, inventory.DemoCatalog(10)); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Config{}, login(t, url, "gateway"), gateway.Routes())
+	g, err := gateway.New(gateway.Config{}, login(t, url, "gateway"), functions.Routes())
 	if err != nil {
 		t.Fatal(err)
 	}

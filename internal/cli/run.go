@@ -22,7 +22,11 @@ func runCommand() *ucli.Command {
 			"Services: " + strings.Join(functions.Names(), ", "),
 		Flags: append(append(append(append([]ucli.Flag{natsURLFlag()}, natsAuthFlags()...), logFlags()...), runtimeFlags(":8081")...), appFlags()...),
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			svcs, err := pickServices(functions.All(appConfig(cmd)), cmd.Args().Slice())
+			all, err := functions.All(appConfig(cmd))
+			if err != nil {
+				return err
+			}
+			svcs, err := pickServices(all, cmd.Args().Slice())
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@
 package jsonschema
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 
@@ -16,4 +17,19 @@ import (
 func For(t reflect.Type) ([]byte, error) {
 	r := &invopop.Reflector{ExpandedStruct: true, DoNotReference: true}
 	return json.Marshal(r.ReflectFromType(t))
+}
+
+// Document renders v's JSON schema as committed under schemas/json:
+// indented, with a final newline.
+func Document(v any) ([]byte, error) {
+	raw, err := For(reflect.TypeOf(v))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }

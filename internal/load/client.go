@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -107,7 +108,7 @@ func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder, key string) (st
 	if key != "" {
 		msg.Header.Set(schemas.HeaderIdempotencyKey, key)
 	}
-	reply, err := natsfn.RequestMsg(ctx, n.Conn, msg)
+	reply, err := client.Request(ctx, n.Conn, msg)
 	var acc schemas.OrderAccepted
 	if err == nil {
 		err = json.Unmarshal(reply.Data, &acc)
@@ -125,11 +126,11 @@ func (n *NATS) Place(ctx context.Context, o schemas.CreateOrder, key string) (st
 func (n *NATS) Order(ctx context.Context, id string) (schemas.Order, error) {
 	ctx, cancel := n.ctx(ctx)
 	defer cancel()
-	return natsfn.Call[schemas.Order](ctx, n.Conn, schemas.SubjectGetOrder, schemas.GetOrder{OrderID: id})
+	return client.Call[schemas.Order](ctx, n.Conn, schemas.SubjectGetOrder, schemas.GetOrder{OrderID: id})
 }
 
 func (n *NATS) Products(ctx context.Context) ([]schemas.Product, error) {
 	ctx, cancel := n.ctx(ctx)
 	defer cancel()
-	return natsfn.Call[[]schemas.Product](ctx, n.Conn, schemas.SubjectListProducts, schemas.ListProducts{})
+	return client.Call[[]schemas.Product](ctx, n.Conn, schemas.SubjectListProducts, schemas.ListProducts{})
 }

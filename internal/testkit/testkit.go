@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
@@ -123,17 +124,23 @@ func Serve(t testing.TB, rt *natsfn.Runtime) {
 // PublishEvent publishes a CloudEvent as an upstream producer would.
 func PublishEvent(t testing.TB, js jetstream.JetStream, subject, id string, payload any, extra ...string) {
 	t.Helper()
-	msg := nats.NewMsg(subject)
-	msg.Data, _ = json.Marshal(payload)
-	msg.Header.Set(natsfn.HeaderCESpecVersion, "1.0")
-	msg.Header.Set(natsfn.HeaderCEID, id)
-	msg.Header.Set(natsfn.HeaderCESource, "test")
-	msg.Header.Set(natsfn.HeaderCEType, subject)
-	msg.Header.Set(natsfn.HeaderContentType, "application/json")
+	msg, err := client.NewEvent(subject, id, "test", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		msg.Header.Set(extra[i], extra[i+1])
 	}
-	if _, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(id+"|"+subject)); err != nil {
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Must returns v, or panics with err: for building a test's fixtures from
+// literal configurations, which only a bug in the test can make invalid.
+func Must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/natsfn/natsfn/internal/jsonschema"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -20,7 +21,7 @@ func main() {
 		os.Exit(1)
 	}
 	for _, c := range schemas.Contracts() {
-		doc, err := schemas.Document(c.Value)
+		doc, err := jsonschema.Document(c.Value)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, c.Name, err)
 			os.Exit(1)
