@@ -43,7 +43,7 @@ func TestReadsDuringLeaderFailoverAnswerAfterTheElection(t *testing.T) {
 	rt, err := natsfn.New(natsfn.Config{URL: cluster.URL(), Logger: &log, Timeout: 2 * time.Minute, ReconnectWait: 100 * time.Millisecond,
 		Events: natsfn.EventsConfig{Replicas: 3}}, natsfn.Service{
 		Name: "failover", Version: "1.0.0", Buckets: []natsfn.Bucket{{Name: "failover"}},
-		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "read"}, read)},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "read", Buckets: []string{"failover"}}, read)},
 	})
 	if err != nil {
 		t.Fatal(err)

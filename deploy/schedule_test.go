@@ -36,7 +36,7 @@ func TestScheduleFiresAfterItsLeaderIsKilled(t *testing.T) {
 		Events: natsfn.EventsConfig{Replicas: 3}}, natsfn.Service{
 		Name: "dues", Version: "1.0.0",
 		Streams:   []natsfn.Stream{{Name: "DUES", Subjects: []string{"dues.*.v1", "due.>"}}},
-		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "schedule"}, schedule)},
+		Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "schedule", Writes: []string{"due.>"}}, schedule)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,14 @@ func All(cfg Config) (map[string]natsfn.Service, error) {
 	if err := errors.Join(oerr, ierr, perr); err != nil {
 		return nil, err
 	}
+	// Each service owns the stream of its events; every event-driven service
+	// also declares the others' (creating one that exists changes nothing),
+	// so any of them can start first.
+	var streams []natsfn.Stream
+	for _, s := range []natsfn.Service{o, i, p} {
+		streams = append(streams, s.Streams...)
+	}
+	o.Streams, i.Streams, p.Streams = streams, streams, streams
 	return map[string]natsfn.Service{"orders": o, "inventory": i, "payment": p, "paysim": sim.Service()}, nil
 }
 

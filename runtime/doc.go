@@ -1,4 +1,4 @@
-// Package runtime serves typed Go functions as NATS services.
+// Package natsfn serves typed Go functions as NATS services.
 //
 // A business step is a plain function, func(ctx, In) (Out, error). Func turns
 // it into a Function: the JSON schemas (draft 2020-12) of In and Out are
@@ -17,6 +17,55 @@
 // server with /healthz, /readyz and /metrics, per-invocation timeouts,
 // panic recovery, and a graceful shutdown that lets in-flight invocations
 // finish.
+//
+// # Where things are
+//
+// A function is triggered by a NATS request on its subject (FuncConfig.Subject,
+// default "<service>.<function>") and by the JetStream events it lists in
+// FuncConfig.On (one durable consumer each, shared by replicas). Both go
+// through the same path: validate, run, publish what it emitted, answer or
+// acknowledge. Retries happen in one place: a failed event whose error is
+// transient (503, 504, or an error of NATS itself) is redelivered with
+// backoff (EventsConfig.RetryMin/RetryMax) up to MaxDeliver times, then set
+// aside in the dead-letter stream with its reason; a 4xx goes there at
+// once. A request is not retried: its caller decides.
+//
+// Inside a function: Emit (events, published after it returns), Call
+// (another function), Put/Record (records kept in a stream),
+// Schedule/PurgeSchedule (an event the server publishes later), KV and the
+// key helpers (PutKey, DeleteKey, ReadKey, GetJSON, Mutate, LockKeys),
+// Logger, CorrelationID, Header, LastAttempt. Outside one: package client
+// calls functions, package deadletter reads and replays dead letters,
+// package natsauth derives each service's NATS permissions.
+//
+// # Dependencies are declared
+//
+// A function reaches what it uses through its context (KV(ctx, bucket),
+// Emit, Call, Put), and declares it in its FuncConfig: the buckets it
+// uses, the events it emits, the records it writes, the subjects it
+// calls. The other way considered was to hand the function its
+// dependencies as values (a bucket handle in a closure, or outputs
+// returned as values as Watermill handlers do). It was not taken: the
+// handles exist only once a Runtime has connected, so a function would be
+// built in two phases (declare, then bind), and one Function could not be
+// served by two Runtimes in one process, as tests and `natsfn local` do.
+// The declarations keep the function a plain func(ctx, In) (Out, error)
+// that any test can call, and they give the runtime what it needs to check
+// early: New refuses a function whose declared bucket its service does not
+// own, or whose events and records no stream of its service keeps (each
+// error wraps ErrConfig), and a use that was not declared fails with an
+// ErrConfig error naming the missing declaration instead of reaching an
+// undeclared subject. `natsfn nats-config` grants each service exactly what
+// its functions declare.
+//
+// # The name
+//
+// The folder is runtime/, the package natsfn. Named runtime, it shadowed
+// the standard library's runtime in every file that imported it (a test
+// that reads runtime.MemStats had to alias one of them), and "runtime.Func"
+// did not say whose. natsfn.Func, natsfn.Emit, natsfn.Service read as what
+// they are in the code of a function author, who imports only this
+// package.
 //
 // # Concurrency and honest stats
 //

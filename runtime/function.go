@@ -48,7 +48,7 @@ type (
 		// published as after a successful invocation, e.g.
 		// "payment.charged.v1". Emits lists the event types it may Emit.
 		// Writes lists the subjects it writes records and schedules to
-		// (Put, Schedule, PurgeSchedule, Record; e.g. "order.>"). Each of
+		// (Put, Schedule, PurgeSchedule; e.g. "order.>"). Each of
 		// these must be kept by a stream of the function's own Service.
 		Result string
 		Emits  []string

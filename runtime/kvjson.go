@@ -48,7 +48,7 @@ func invalidKey(bucket, key string) *Error {
 // an election (seconds), not the invocation's whole timeout. A write is
 // not asked again (it may have been applied: retrying it could apply a
 // change twice); it is bounded by writeAttempt, so a stuck one fails fast
-// (503), frees its key, and the caller's retry finds what was stored.
+// (504), frees its key, and the caller's retry finds what was stored.
 const (
 	readAttempt  = 2 * time.Second
 	writeAttempt = 5 * time.Second

@@ -13,15 +13,14 @@ import (
 
 // Record reads the record kept on subject of stream (written by Put):
 // its value and its sequence, to compare and set on. A subject that holds
-// nothing returns jetstream.ErrKeyNotFound. subject must be one of the
-// function's FuncConfig.Writes. Declared streams serve such reads from
+// nothing returns jetstream.ErrKeyNotFound. Declared streams serve such reads from
 // their leader; while a replicated stream elects one, the read asks again
 // (as bucket reads do).
 func Record[T any](ctx context.Context, stream, subject string) (T, uint64, error) {
 	var v T
-	rt, err := writer(ctx, subject)
-	if err != nil {
-		return v, 0, err
+	rt := runtimeOf(ctx)
+	if rt == nil {
+		return v, 0, fmt.Errorf("record %s: not inside a function", subject)
 	}
 	m, err := lastMsg(ctx, rt, stream, subject)
 	if err != nil {

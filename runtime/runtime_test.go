@@ -361,8 +361,33 @@ func TestConfigValidation(t *testing.T) {
 		}, "captured by stream A"},
 		"same subject twice": {natsfn.Config{}, []natsfn.Service{
 			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good}},
-			{Name: "b", Version: "1.0.0", Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "x", Subject: "a.ok"}, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })}},
+			{Name: "b", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Subject: "a.ok"})}},
 		}, "used by"},
+		// A dependency a function declares and its service does not
+		// provide fails here, not at the first event.
+		"bucket not owned": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Buckets: []string{"stock"}})}},
+		}, `uses bucket "stock"`},
+		"event kept by no stream": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Emits: []string{"a.done.v1"}})},
+				Streams: []natsfn.Stream{{Name: "B", Subjects: []string{"b.*.v1"}}}},
+		}, "publishes a.done.v1"},
+		"result kept by no stream": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Result: "a.done.v1"})}},
+		}, "publishes a.done.v1"},
+		"record kept by no stream": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Writes: []string{"rec.>"}})}},
+		}, "publishes rec.>"},
+		"stream of another service": {natsfn.Config{}, []natsfn.Service{
+			{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Emits: []string{"b.done.v1"}})}},
+			{Name: "b", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "y"})},
+				Streams: []natsfn.Stream{{Name: "B", Subjects: []string{"b.*.v1"}}}},
+		}, "publishes b.done.v1"},
+		"events config":    {natsfn.Config{Events: natsfn.EventsConfig{MaxDeliver: -1}}, nil, "max deliver"},
+		"nil handler":      {natsfn.Config{}, []natsfn.Service{{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{natsfn.Func[helloIn, helloOut](natsfn.FuncConfig{Name: "x"}, nil)}}}, "nil handler"},
+		"service twice":    {natsfn.Config{}, []natsfn.Service{{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good}}, {Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good}}}, "given twice"},
+		"function twice":   {natsfn.Config{}, []natsfn.Service{{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{good, good}}}, "defined twice"},
+		"negative timeout": {natsfn.Config{}, []natsfn.Service{{Name: "a", Version: "1.0.0", Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Timeout: -1})}}}, "timeout"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -370,6 +395,64 @@ func TestConfigValidation(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error about %q", err, c.want)
 			}
+			if !errors.Is(err, natsfn.ErrConfig) {
+				t.Errorf("%v does not wrap ErrConfig", err)
+			}
 		})
 	}
+	// Declared and provided: accepted.
+	_, err := natsfn.New(natsfn.Config{}, natsfn.Service{Name: "a", Version: "1.0.0",
+		Streams: []natsfn.Stream{{Name: "A", Subjects: []string{"a.*.v1", "rec.>"}}}, Buckets: []natsfn.Bucket{{Name: "stock"}},
+		Functions: []*natsfn.Function{uses(natsfn.FuncConfig{Name: "x", Buckets: []string{"stock"}, Result: "a.done.v1",
+			Emits: []string{"a.failed.v1"}, Writes: []string{"rec.>"}, Calls: []string{"b.y"}})}})
+	if err != nil {
+		t.Errorf("a service that provides what its function declares: %v", err)
+	}
+}
+
+// An undeclared use fails the invocation with an ErrConfig error naming
+// the declaration it lacks, and reaches nothing.
+func TestUndeclaredUsesAreRefused(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	uses := map[string]func(ctx context.Context) error{
+		"emit": func(ctx context.Context) error { return natsfn.Emit(ctx, "a.done.v1", "", helloIn{}) },
+		"put":  func(ctx context.Context) error { _, err := natsfn.Put(ctx, "rec.1", helloIn{}, 0); return err },
+		"call": func(ctx context.Context) error {
+			_, err := natsfn.Call[helloOut](ctx, "a.other", helloIn{})
+			return err
+		},
+		"bucket": func(ctx context.Context) error { _, err := natsfn.KV(ctx, "stock"); return err },
+		"schedule": func(ctx context.Context) error {
+			return natsfn.Schedule(ctx, "rec.1.due", time.Now().Add(time.Hour), "a.due.v1", "", helloIn{})
+		},
+	}
+	var fns []*natsfn.Function
+	errs := map[string]chan error{}
+	for name, use := range uses {
+		errs[name] = make(chan error, 1)
+		fns = append(fns, natsfn.Func(natsfn.FuncConfig{Name: name}, func(ctx context.Context, in helloIn) (helloOut, error) {
+			err := use(ctx)
+			errs[name] <- err
+			return helloOut{}, err
+		}))
+	}
+	startRuntime(t, srv.ClientURL(), natsfn.Config{}, natsfn.Service{Name: "a", Version: "1.0.0", Functions: fns,
+		Streams: []natsfn.Stream{{Name: "A", Subjects: []string{"a.*.v1", "rec.>"}}}, Buckets: []natsfn.Bucket{{Name: "stock"}}})
+	for name := range uses {
+		t.Run(name, func(t *testing.T) {
+			_, err := client.Call[helloOut](context.Background(), nc, "a."+name, helloIn{Name: "x"})
+			if e := asError(t, err); e.Code != http.StatusInternalServerError {
+				t.Errorf("caller got %v, want a 500", err)
+			}
+			if err := <-errs[name]; !errors.Is(err, natsfn.ErrConfig) || !strings.Contains(err.Error(), "FuncConfig.") {
+				t.Errorf("inside the function: %v, want an ErrConfig naming the FuncConfig field", err)
+			}
+		})
+	}
+}
+
+// uses is a function that only declares: its handler does nothing.
+func uses(cfg natsfn.FuncConfig) *natsfn.Function {
+	return natsfn.Func(cfg, func(context.Context, helloIn) (helloOut, error) { return helloOut{}, nil })
 }

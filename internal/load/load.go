@@ -19,6 +19,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/nats-io/nuid"
 
+	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -76,37 +77,49 @@ type Report struct {
 	Unsettled  int
 }
 
-func (c *Config) defaults() error {
-	if c.Client == nil {
-		return errors.New("load: no client")
-	}
-	if c.Orders <= 0 && c.Duration <= 0 {
-		return errors.New("load: give a number of orders or a duration")
-	}
-	if c.Concurrency <= 0 {
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
+	if c.Concurrency == 0 {
 		c.Concurrency = 16
 	}
 	if len(c.Products) == 0 {
 		c.Products = []string{"sku-1", "sku-2", "sku-3", "sku-4", "sku-5"}
 	}
-	if c.MaxQuantity <= 0 {
+	if c.MaxQuantity == 0 {
 		c.MaxQuantity = 3
 	}
-	if c.Settle <= 0 {
+	if c.Settle == 0 {
 		c.Settle = 30 * time.Second
 	}
 	if c.RetryFor == 0 {
 		c.RetryFor = 30 * time.Second
 	}
-	if c.DeclineRatio < 0 || c.FlakyRatio < 0 || c.DeclineRatio+c.FlakyRatio > 1 {
-		return errors.New("load: decline and flaky ratios must be >= 0 and add up to at most 1")
+}
+
+// Validate reports settings that cannot work, after defaults; errors wrap
+// natsfn.ErrConfig.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(msg string) { errs = append(errs, fmt.Errorf("%w: load: %s", natsfn.ErrConfig, msg)) }
+	if c.Client == nil {
+		bad("no client")
 	}
-	return nil
+	if c.Orders <= 0 && c.Duration <= 0 {
+		bad("give a number of orders or a duration")
+	}
+	if c.Concurrency < 1 || c.MaxQuantity < 1 || c.Settle < 0 {
+		bad("concurrency and max quantity must be at least 1, settle not negative")
+	}
+	if c.DeclineRatio < 0 || c.FlakyRatio < 0 || c.DeclineRatio+c.FlakyRatio > 1 {
+		bad("decline and flaky ratios must be >= 0 and add up to at most 1")
+	}
+	return errors.Join(errs...)
 }
 
 // Run places orders as configured, then waits for the accepted ones to settle.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if err := cfg.defaults(); err != nil {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	rep := &Report{Codes: map[int]int{}}
