@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,17 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 	}
 	if fn.Description != "" {
 		b.metadata["description"] = fn.Description
+	}
+	// What the function reacts to and touches, as declared: an operator
+	// reads the saga's wiring off `nats micro info`.
+	emits := fn.Emits
+	if fn.Result != "" {
+		emits = append([]string{fn.Result}, emits...)
+	}
+	for key, list := range map[string][]string{"triggers": fn.On, "emits": emits, "writes": fn.Writes, "calls": fn.Calls, "buckets": fn.Buckets} {
+		if len(list) > 0 {
+			b.metadata[key] = strings.Join(list, ", ")
+		}
 	}
 	if fn.Stats != nil {
 		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
@@ -71,6 +72,20 @@ func TestEventHappyPath(t *testing.T) {
 		if got := metricValue(t, r.rt, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
+	}
+
+	// `nats micro info` shows what the function reacts to and emits.
+	reply, err := nc.Request("$SRV.INFO.inventory", nil, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info micro.Info
+	if err := json.Unmarshal(reply.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Endpoints) != 1 || info.Endpoints[0].Metadata["triggers"] != "orders.created.v1" ||
+		info.Endpoints[0].Metadata["emits"] != "inventory.reserved.v1" {
+		t.Errorf("endpoints %+v: want reserve with triggers orders.created.v1, emits inventory.reserved.v1", info.Endpoints)
 	}
 }
 
