@@ -5,6 +5,7 @@ package embedded
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // Config says where the server listens and stores. Port -1 picks a random
-// free port; StoreDir empty keeps JetStream in a temporary directory.
+// free port; StoreDir empty keeps JetStream in a fresh temporary directory,
+// removed when the server shuts down.
 type Config struct {
 	Host       string // default 127.0.0.1
 	Port       int    // default -1 (random)
@@ -40,6 +42,17 @@ func Start(cfg Config) (*server.Server, error) {
 		}
 		ln.Close()
 	}
+	var scratch string
+	if cfg.StoreDir == "" && !cfg.NoJetStream {
+		// nats-server's own default is one fixed directory under the system's
+		// temporary directory, shared by every server started without a
+		// StoreDir: a second run would find the first one's streams.
+		dir, err := os.MkdirTemp("", "natsfn-embedded-")
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		cfg.StoreDir, scratch = dir, dir
+	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
 		Host:       cfg.Host,
@@ -56,9 +69,15 @@ func Start(cfg Config) (*server.Server, error) {
 	if cfg.Logs {
 		srv.ConfigureLogger()
 	}
+	if scratch != "" {
+		go func() {
+			srv.WaitForShutdown()
+			_ = os.RemoveAll(scratch)
+		}()
+	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
+		srv.Shutdown() // and the scratch directory goes with it
 		return nil, fmt.Errorf("embedded NATS on %s:%d did not become ready in 10s (port in use? pick another with --nats)", cfg.Host, cfg.Port)
 	}
 	return srv, nil
