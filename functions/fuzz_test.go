@@ -1,12 +1,8 @@
 package functions_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,124 +13,11 @@ import (
 
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/paysim"
-	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
-	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/client"
 	"github.com/natsfn/natsfn/schemas"
 )
-
-// answer is what every reply must decode as: a result or a JSON error
-// naming the problem.
-type answer struct {
-	OrderID string              `json:"order_id"`
-	Error   string              `json:"error"`
-	Details []natsfn.FieldError `json:"details"`
-}
-
-// checkProblem holds an error answer to the property every edge shares:
-// a message, and a field on every detail.
-func checkProblem(t *testing.T, code int, a answer, raw []byte) {
-	t.Helper()
-	if a.Error == "" {
-		t.Fatalf("%d without an error message: %q", code, raw)
-	}
-	for _, d := range a.Details {
-		if d.Field == "" {
-			t.Fatalf("%d detail without a field: %q", code, raw)
-		}
-	}
-	if code == http.StatusBadRequest && len(a.Details) == 0 && !strings.Contains(a.Error, "path") && !strings.Contains(a.Error, "header") {
-		t.Fatalf("400 names neither a field nor the path: %q", raw)
-	}
-}
-
-// FuzzGateway picks a route, a method, the path parameter, the headers and
-// the body, and sends them to the real gateway in front of the real
-// functions: client input never gets a 5xx or a panic, every answer is
-// JSON, every error names the problem.
-func FuzzGateway(f *testing.F) {
-	seeds := []struct {
-		route         uint8
-		method, param string
-		body          string
-		ct, key, cid  string
-	}{
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`, "application/json", "", ""},
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}],"payment_token":"tok_decline"}`, "application/json; charset=utf-8", "k-1", "cid"},
-		{0, "POST", "", `{"customer_id":"","items":[]}`, "application/json", "", ""},
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"../etc","quantity":-5}]}`, "application/json", "", ""},
-		{0, "POST", "", `{`, "application/json", "", ""},
-		{0, "POST", "", `null`, "application/json", "", ""},
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"a","quantity":1}]}`, "text/plain", "", ""},
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"a","quantity":1e99}]}`, "application/json", "", ""},
-		{0, "POST", "", `{"":""}`, "", "\x00", "\n"},
-		{0, "POST", "", `{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`, "application/json; charset=latin1", strings.Repeat("k", 300), strings.Repeat("c", 200)},
-		{1, "GET", "*", ``, "", "", ""},
-		{1, "GET", ">", ``, "", "", ""},
-		{1, "GET", "..", ``, "", "", ""},
-		{1, "GET", "a/b", ``, "", "", "a b"},
-		{1, "GET", "\x00", ``, "", "", ""},
-		{1, "GET", strings.Repeat("x", 5000), ``, "", "", ""},
-		{1, "DELETE", "x", ``, "", "", ""},
-		{2, "GET", "", ``, "", "", "\x1b[2J"},
-		{3, "GET", "sku-1", ``, "", "", ""},
-		{3, "GET", "sku 1", ``, "", "", ""},
-		{3, "PUT", "sku-1", `{}`, "application/json", "", ""},
-	}
-	for _, s := range seeds {
-		f.Add(s.route, s.method, s.param, []byte(s.body), s.ct, s.key, s.cid)
-	}
-	s := startSystem(f, options{services: []string{"orders", "inventory"}})
-	routes := functions.Routes()
-	g, err := gateway.New(gateway.Config{}, s.nc, routes)
-	if err != nil {
-		f.Fatal(err)
-	}
-	h := g.Handler()
-	f.Fuzz(func(t *testing.T, route uint8, method, param string, body []byte, contentType, key, cid string) {
-		rt := routes[int(route)%len(routes)]
-		path := strings.ReplaceAll(rt.Path, "{order_id}", url.PathEscape(param))
-		path = strings.ReplaceAll(path, "{product_id}", url.PathEscape(param))
-		u, err := url.Parse(path)
-		if err != nil {
-			return // not a request line any client could send
-		}
-		if method == "" || strings.ContainsAny(method, " \t\r\n") {
-			method = rt.Method
-		}
-		req := httptest.NewRequest(http.MethodGet, "/", bytes.NewReader(body))
-		req.Method, req.URL, req.RequestURI = method, u, u.RequestURI()
-		if contentType != "" {
-			req.Header["Content-Type"] = []string{contentType}
-		}
-		if key != "" {
-			req.Header["Idempotency-Key"] = []string{key}
-		}
-		if cid != "" {
-			req.Header["X-Correlation-Id"] = []string{cid}
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s %s: client input got %d: %s", method, path, rec.Code, rec.Body)
-		}
-		if !json.Valid(rec.Body.Bytes()) {
-			t.Fatalf("%s %s: %d is not JSON: %q", method, path, rec.Code, rec.Body)
-		}
-		var a answer
-		_ = json.Unmarshal(rec.Body.Bytes(), &a) // a list is a fine answer too
-		switch {
-		case rec.Code == http.StatusAccepted && a.OrderID == "":
-			t.Fatalf("202 without an order id: %s", rec.Body)
-		case rec.Code >= 400:
-			checkProblem(t, rec.Code, a, rec.Body.Bytes())
-		}
-		if used := rec.Header().Get(client.HeaderCorrelationID); used != client.SafeCorrelationID(used) {
-			t.Fatalf("answered with correlation id %q, which cannot travel as is", used)
-		}
-	})
-}
 
 // requestSubjects lists the subject of every function of the application:
 // what `nats micro info` names and `nats req` can reach.
@@ -165,8 +48,8 @@ var fuzzHeaders = []string{client.HeaderCorrelationID, schemas.HeaderIdempotency
 // problem. The one 5xx allowed is the sandbox token tok_flaky's simulated
 // card network timeout, which is that token's whole point.
 func FuzzFunctionRequests(f *testing.F) {
-	s := startSystem(f, options{})
-	subjects := requestSubjects(s.sim)
+	s := sagatest.Start(f, sagatest.Options{})
+	subjects := requestSubjects(s.Sim)
 	valid := map[string]string{
 		schemas.SubjectCreateOrder:  `{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`,
 		schemas.SubjectGetOrder:     `{"order_id":"x"}`,
@@ -187,7 +70,7 @@ func FuzzFunctionRequests(f *testing.F) {
 		f.Add(uint8(i), []byte(`[]`), uint8(4), "9/1")
 	}
 	f.Fuzz(func(t *testing.T, subject uint8, body []byte, header uint8, value string) {
-		defer s.sim.SetBehaviour(paysim.Config{}) // a simulate call lasts one input
+		defer s.Sim.SetBehaviour(paysim.Config{}) // a simulate call lasts one input
 		subj := subjects[int(subject)%len(subjects)]
 		msg := nats.NewMsg(subj)
 		msg.Data = body
@@ -198,7 +81,7 @@ func FuzzFunctionRequests(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		reply, err := s.nc.RequestMsgWithContext(ctx, msg)
+		reply, err := s.NC.RequestMsgWithContext(ctx, msg)
 		if err != nil {
 			t.Fatalf("%s: no answer (%v): a panic or a hang", subj, err)
 		}
@@ -209,7 +92,7 @@ func FuzzFunctionRequests(f *testing.F) {
 		if code == "" {
 			return
 		}
-		var a answer
+		var a sagatest.Answer
 		if err := json.Unmarshal(reply.Data, &a); err != nil {
 			t.Fatalf("%s: error %s is not a JSON object: %q", subj, code, reply.Data)
 		}
@@ -223,6 +106,6 @@ func FuzzFunctionRequests(f *testing.F) {
 			}
 			t.Fatalf("%s: input %q got %s %q", subj, body, code, reply.Data)
 		}
-		checkProblem(t, n, a, reply.Data)
+		sagatest.CheckProblem(t, n, a, reply.Data)
 	})
 }

@@ -1,4 +1,4 @@
-package functions_test
+package gateway_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
@@ -37,8 +38,8 @@ func TestGatewayErrorStatuses(t *testing.T) {
 		gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 		gateway.Route{Method: http.MethodPost, Path: "/nobody", Subject: "nobody.home", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}},
 	)
-	s := startSystem(t, options{routes: routes, extra: []natsfn.Service{slowService()},
-		gateway: gateway.Config{RequestTimeout: 300 * time.Millisecond}})
+	s := sagatest.Start(t, sagatest.Options{Routes: routes, Extra: []natsfn.Service{slowService()},
+		Gateway: gateway.Config{RequestTimeout: 300 * time.Millisecond}})
 
 	big := append([]byte(`{"customer_id":"`), bytes.Repeat([]byte("x"), 1<<20+10)...)
 	big = append(big, []byte(`","items":[]}`)...)
@@ -68,7 +69,7 @@ func TestGatewayErrorStatuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(c.method, s.url+c.path, bytes.NewReader(c.body))
+			req, _ := http.NewRequest(c.method, s.URL+c.path, bytes.NewReader(c.body))
 			if c.contentType != "" {
 				req.Header.Set("Content-Type", c.contentType)
 			}
@@ -94,19 +95,19 @@ func TestGatewayErrorStatuses(t *testing.T) {
 			}
 		})
 	}
-	if r := s.do(http.MethodDelete, "/orders", nil); r.header.Get("Allow") != "POST" {
-		t.Errorf("405 without Allow: %v", r.header)
+	if r := s.Do(http.MethodDelete, "/orders", nil); r.Header.Get("Allow") != "POST" {
+		t.Errorf("405 without Allow: %v", r.Header)
 	}
 }
 
 func TestGatewaySheddsLoadWith429(t *testing.T) {
 	routes := append(functions.Routes(), gateway.Route{Method: http.MethodPost, Path: "/slow", Subject: "slow.wait", Body: true, Status: 200, In: slowIn{}, Out: slowIn{}})
-	s := startSystem(t, options{routes: routes, extra: []natsfn.Service{slowService()}, gateway: gateway.Config{MaxInFlight: 2}})
+	s := sagatest.Start(t, sagatest.Options{Routes: routes, Extra: []natsfn.Service{slowService()}, Gateway: gateway.Config{MaxInFlight: 2}})
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
 	for range 8 {
 		wg.Go(func() {
-			statuses <- s.do(http.MethodPost, "/slow", []byte(`{"ms":500}`)).status
+			statuses <- s.Do(http.MethodPost, "/slow", []byte(`{"ms":500}`)).Status
 		})
 	}
 	wg.Wait()
@@ -121,10 +122,10 @@ func TestGatewaySheddsLoadWith429(t *testing.T) {
 }
 
 func TestOpenAPIDocument(t *testing.T) {
-	s := startSystem(t, options{})
-	r := s.do(http.MethodGet, "/openapi.json", nil)
-	if r.status != 200 {
-		t.Fatalf("%d", r.status)
+	s := sagatest.Start(t, sagatest.Options{})
+	r := s.Do(http.MethodGet, "/openapi.json", nil)
+	if r.Status != 200 {
+		t.Fatalf("%d", r.Status)
 	}
 	var doc struct {
 		OpenAPI    string                                `json:"openapi"`
@@ -133,7 +134,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			Schemas map[string]map[string]any `json:"schemas"`
 		} `json:"components"`
 	}
-	r.json(t, &doc)
+	r.JSON(t, &doc)
 	if doc.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi %q", doc.OpenAPI)
 	}
@@ -148,7 +149,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatalf("CreateOrder schema: %v", create)
 	}
 	// Every $ref points at a schema in the document.
-	for _, ref := range refs(r.body) {
+	for _, ref := range refs(r.Body) {
 		name := strings.TrimPrefix(ref, "#/components/schemas/")
 		if _, ok := doc.Components.Schemas[name]; !ok {
 			t.Errorf("dangling $ref %s", ref)
@@ -165,17 +166,17 @@ func refs(doc []byte) []string {
 }
 
 func TestGatewayAnswers503WhenNATSIsDown(t *testing.T) {
-	s := startSystem(t, options{})
-	s.srv.Shutdown()
-	s.srv.WaitForShutdown()
-	r := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`))
-	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "NATS") {
-		t.Fatalf("got %d %s", r.status, r.body)
+	s := sagatest.Start(t, sagatest.Options{})
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
+	r := s.Do(http.MethodPost, "/orders", []byte(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`))
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "NATS") {
+		t.Fatalf("got %d %s", r.Status, r.Body)
 	}
-	if r := s.do(http.MethodGet, "/readyz", nil); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz with NATS down: %d", r.status)
+	if r := s.Do(http.MethodGet, "/readyz", nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with NATS down: %d", r.Status)
 	}
-	if r := s.do(http.MethodGet, "/healthz", nil); r.status != http.StatusOK {
-		t.Fatalf("/healthz: %d", r.status)
+	if r := s.Do(http.MethodGet, "/healthz", nil); r.Status != http.StatusOK {
+		t.Fatalf("/healthz: %d", r.Status)
 	}
 }
