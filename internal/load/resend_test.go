@@ -1,4 +1,4 @@
-package functions_test
+package load_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/internal/load"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -24,8 +25,8 @@ import (
 // send each order again under its Idempotency-Key, count it once, and the
 // system must hold exactly one order per key, with stock conserved.
 func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
-	s := startSystem(t, options{stock: 200})
-	target, _ := url.Parse(s.url)
+	s := sagatest.Start(t, sagatest.Options{Stock: 200})
+	target, _ := url.Parse(s.URL)
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +64,7 @@ func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Accepted) != orders || rep.Retried != orders || rep.Unknown != 0 || rep.Codes[http.StatusAccepted] != orders {
-		for _, l := range s.logs.JSONLines() {
+		for _, l := range s.Logs.JSONLines() {
 			if l["level"] == "error" {
 				t.Log(l)
 			}
@@ -74,7 +75,7 @@ func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
 	if len(seen) != orders {
 		t.Fatalf("%d distinct Idempotency-Keys for %d orders", len(seen), orders)
 	}
-	st, err := s.js.Stream(ctx, "ORDERS")
+	st, err := s.JS.Stream(ctx, "ORDERS")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +93,9 @@ func TestLoadResendsLostRepliesWithoutDuplicates(t *testing.T) {
 	// later): poll until it is, or say what is still off.
 	var stockErr error
 	if !testkit.Poll(30*time.Second, func() bool {
-		stock, err := inventory.Stock(ctx, s.js)
+		stock, err := inventory.Stock(ctx, s.JS)
 		if stockErr = err; err == nil {
-			stockErr = load.CheckStock(s.initial, stock, rep.Confirmed())
+			stockErr = load.CheckStock(s.Initial, stock, rep.Confirmed())
 		}
 		return stockErr == nil
 	}) {
