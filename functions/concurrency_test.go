@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -21,7 +22,7 @@ func TestManyOrdersFromManyClients(t *testing.T) {
 		t.Skip("500 orders; skipped with -short")
 	}
 	const orders, clients = 500, 16
-	s := startSystem(t, options{stock: 250})
+	s := sagatest.Start(t, sagatest.Options{Stock: 250})
 	products := []string{"sku-1", "sku-2", "sku-3", "sku-4", "sku-5"}
 	tokens := []string{"tok_visa", "tok_visa", "tok_visa", "tok_decline", "tok_flaky"}
 
@@ -45,16 +46,16 @@ func TestManyOrdersFromManyClients(t *testing.T) {
 			for range next {
 				var items []schemas.OrderItem
 				for range 1 + rng.IntN(3) {
-					items = append(items, item(products[rng.IntN(len(products))], 1+rng.IntN(4)))
+					items = append(items, sagatest.Item(products[rng.IntN(len(products))], 1+rng.IntN(4)))
 				}
 				body, _ := json.Marshal(schemas.CreateOrder{CustomerID: fmt.Sprintf("c-%d", c), Items: items, PaymentToken: tokens[rng.IntN(len(tokens))]})
-				r := s.do(http.MethodPost, "/orders", body)
-				if r.status != http.StatusAccepted {
-					t.Errorf("POST /orders: %d %s", r.status, r.body)
+				r := s.Do(http.MethodPost, "/orders", body)
+				if r.Status != http.StatusAccepted {
+					t.Errorf("POST /orders: %d %s", r.Status, r.Body)
 					return
 				}
 				var acc schemas.OrderAccepted
-				r.json(t, &acc)
+				r.JSON(t, &acc)
 				mu.Lock()
 				all = append(all, placed{acc.OrderID, items})
 				mu.Unlock()
@@ -70,15 +71,15 @@ func TestManyOrdersFromManyClients(t *testing.T) {
 	statuses := map[string]int{}
 	testkit.Eventually(t, 2*time.Minute, "every order settles", func() bool {
 		for _, p := range all {
-			if s.order(p.id).Status == schemas.StatusPending {
+			if s.Order(p.id).Status == schemas.StatusPending {
 				return false
 			}
 		}
 		return true
 	})
-	charges := s.charges()
+	charges := s.Charges()
 	for _, p := range all {
-		o := s.order(p.id)
+		o := s.Order(p.id)
 		statuses[o.Status]++
 		if o.Status == schemas.StatusConfirmed {
 			for _, it := range p.items {
@@ -97,17 +98,17 @@ func TestManyOrdersFromManyClients(t *testing.T) {
 		}
 	}
 	testkit.Eventually(t, 30*time.Second, "stock adds up", func() bool {
-		st := s.stock()
+		st := s.Stock()
 		for _, id := range products {
-			if st[id].Reserved != 0 || s.initial[id] != st[id].Available+confirmed[id] {
+			if st[id].Reserved != 0 || s.Initial[id] != st[id].Available+confirmed[id] {
 				return false
 			}
 		}
 		return true
 	})
-	st := s.stock()
+	st := s.Stock()
 	for _, id := range products {
-		t.Logf("%s: initial %d = available %d + confirmed %d; reserved %d", id, s.initial[id], st[id].Available, confirmed[id], st[id].Reserved)
+		t.Logf("%s: initial %d = available %d + confirmed %d; reserved %d", id, s.Initial[id], st[id].Available, confirmed[id], st[id].Reserved)
 	}
 	t.Logf("outcomes: %v", statuses)
 	if statuses[schemas.StatusConfirmed] == 0 || statuses[schemas.StatusCancelled] == 0 {

@@ -11,153 +11,154 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/paysim"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 func TestOrderIsConfirmed(t *testing.T) {
-	s := startSystem(t, options{})
-	r := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2},{"product_id":"sku-4","quantity":3}]}`))
-	if r.status != http.StatusAccepted {
-		t.Fatalf("%d %s", r.status, r.body)
+	s := sagatest.Start(t, sagatest.Options{})
+	r := s.Do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2},{"product_id":"sku-4","quantity":3}]}`))
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	var acc schemas.OrderAccepted
-	r.json(t, &acc)
-	if acc.Status != schemas.StatusPending || r.header.Get("Location") != "/orders/"+acc.OrderID {
-		t.Fatalf("accepted %+v, Location %q", acc, r.header.Get("Location"))
+	r.JSON(t, &acc)
+	if acc.Status != schemas.StatusPending || r.Header.Get("Location") != "/orders/"+acc.OrderID {
+		t.Fatalf("accepted %+v, Location %q", acc, r.Header.Get("Location"))
 	}
-	o := s.settle(acc.OrderID)
+	o := s.Settle(acc.OrderID)
 	if o.Status != schemas.StatusConfirmed || o.TotalCents != 2*2490+3*650 || o.CustomerID != "c-1" || len(o.Items) != 2 {
 		t.Fatalf("order %+v", o)
 	}
 	testkit.Eventually(t, 5*time.Second, "the reservation is committed", func() bool {
-		st := s.stock()
+		st := s.Stock()
 		return st["sku-1"].Available == 8 && st["sku-1"].Reserved == 0 && st["sku-4"].Available == 7 && st["sku-4"].Reserved == 0
 	})
-	if c := s.charges(); c.Charges[acc.OrderID] != 1 {
+	if c := s.Charges(); c.Charges[acc.OrderID] != 1 {
 		t.Fatalf("charged %d times", c.Charges[acc.OrderID])
 	}
 }
 
 func TestInsufficientStockCancelsAndKeepsStock(t *testing.T) {
-	s := startSystem(t, options{})
-	id := s.placeOrder("tok_visa", item("sku-1", 1), item("sku-2", 11))
-	o := s.settle(id)
+	s := sagatest.Start(t, sagatest.Options{})
+	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 1), sagatest.Item("sku-2", 11))
+	o := s.Settle(id)
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "insufficient stock for sku-2: requested 11, available 10") {
 		t.Fatalf("order %+v", o)
 	}
 	testkit.Eventually(t, 5*time.Second, "stock unchanged", func() bool {
-		st := s.stock()
+		st := s.Stock()
 		return st["sku-1"].Available == 10 && st["sku-1"].Reserved == 0 && st["sku-2"].Available == 10
 	})
-	if c := s.charges(); c.Charges[id] != 0 {
+	if c := s.Charges(); c.Charges[id] != 0 {
 		t.Fatal("a rejected order was charged")
 	}
 }
 
 func TestUnknownProductCancelsNamingIt(t *testing.T) {
-	s := startSystem(t, options{})
-	o := s.settle(s.placeOrder("", item("sku-1", 1), item("no-such-sku", 1)))
+	s := sagatest.Start(t, sagatest.Options{})
+	o := s.Settle(s.PlaceOrder("", sagatest.Item("sku-1", 1), sagatest.Item("no-such-sku", 1)))
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "unknown product no-such-sku") {
 		t.Fatalf("order %+v", o)
 	}
-	testkit.Eventually(t, 5*time.Second, "sku-1 given back", func() bool { return s.stock()["sku-1"].Available == 10 })
+	testkit.Eventually(t, 5*time.Second, "sku-1 given back", func() bool { return s.Stock()["sku-1"].Available == 10 })
 }
 
 func TestDeclinedPaymentCancelsAndReleasesStock(t *testing.T) {
-	s := startSystem(t, options{})
-	id := s.placeOrder("tok_decline", item("sku-3", 4))
-	o := s.settle(id)
+	s := sagatest.Start(t, sagatest.Options{})
+	id := s.PlaceOrder("tok_decline", sagatest.Item("sku-3", 4))
+	o := s.Settle(id)
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "declined") {
 		t.Fatalf("order %+v", o)
 	}
 	testkit.Eventually(t, 5*time.Second, "the reserved stock is released", func() bool {
-		p := s.stock()["sku-3"]
+		p := s.Stock()["sku-3"]
 		return p.Available == 10 && p.Reserved == 0
 	})
-	if c := s.charges(); c.Charges[id] != 0 {
+	if c := s.Charges(); c.Charges[id] != 0 {
 		t.Fatal("a declined order was charged")
 	}
 }
 
 func TestFlakyPaymentIsRetriedToConfirmation(t *testing.T) {
-	s := startSystem(t, options{})
-	id := s.placeOrder("tok_flaky", item("sku-5", 1))
-	if o := s.settle(id); o.Status != schemas.StatusConfirmed {
+	s := sagatest.Start(t, sagatest.Options{})
+	id := s.PlaceOrder("tok_flaky", sagatest.Item("sku-5", 1))
+	if o := s.Settle(id); o.Status != schemas.StatusConfirmed {
 		t.Fatalf("order %+v", o)
 	}
-	if c := s.charges(); c.Charges[id] != 1 {
+	if c := s.Charges(); c.Charges[id] != 1 {
 		t.Fatalf("charged %d times", c.Charges[id])
 	}
 }
 
 func TestProviderDownBeyondRetryBudgetCancels(t *testing.T) {
-	s := startSystem(t, options{sim: paysim.Config{FailureRate: 1}})
-	id := s.placeOrder("tok_visa", item("sku-1", 2))
-	o := s.settle(id)
+	s := sagatest.Start(t, sagatest.Options{Sim: paysim.Config{FailureRate: 1}})
+	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 2))
+	o := s.Settle(id)
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "payment provider unavailable") {
 		t.Fatalf("order %+v", o)
 	}
 	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
-		p := s.stock()["sku-1"]
+		p := s.Stock()["sku-1"]
 		return p.Available == 10 && p.Reserved == 0
 	})
 }
 
 func TestStalledOrderTimesOut(t *testing.T) {
 	// No payment service runs: nothing will ever charge the order.
-	s := startSystem(t, options{services: []string{"orders", "inventory", "paysim"},
-		orders: orders.Config{Timeout: time.Second}})
-	id := s.placeOrder("tok_visa", item("sku-2", 3))
-	o := s.settle(id)
+	s := sagatest.Start(t, sagatest.Options{Services: []string{"orders", "inventory", "paysim"},
+		Orders: orders.Config{Timeout: time.Second}})
+	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-2", 3))
+	o := s.Settle(id)
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "timed out") {
 		t.Fatalf("order %+v", o)
 	}
 	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
-		p := s.stock()["sku-2"]
+		p := s.Stock()["sku-2"]
 		return p.Available == 10 && p.Reserved == 0
 	})
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	s := startSystem(t, options{})
+	s := sagatest.Start(t, sagatest.Options{})
 	body := []byte(`{"customer_id":"c-9","items":[{"product_id":"sku-1","quantity":1}]}`)
-	first := s.do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
-	again := s.do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
-	if first.status != 202 || again.status != 202 {
-		t.Fatalf("statuses %d %d: %s %s", first.status, again.status, first.body, again.body)
+	first := s.Do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
+	again := s.Do(http.MethodPost, "/orders", body, "Idempotency-Key", "key-1")
+	if first.Status != 202 || again.Status != 202 {
+		t.Fatalf("statuses %d %d: %s %s", first.Status, again.Status, first.Body, again.Body)
 	}
 	var a, b schemas.OrderAccepted
-	first.json(t, &a)
-	again.json(t, &b)
+	first.JSON(t, &a)
+	again.JSON(t, &b)
 	if a.OrderID != b.OrderID {
 		t.Fatalf("same key, two orders: %s %s", a.OrderID, b.OrderID)
 	}
-	other := s.do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-9","items":[{"product_id":"sku-1","quantity":2}]}`), "Idempotency-Key", "key-1")
-	if other.status != http.StatusConflict || !strings.Contains(string(other.body), "different body") {
-		t.Fatalf("different body: %d %s", other.status, other.body)
+	other := s.Do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-9","items":[{"product_id":"sku-1","quantity":2}]}`), "Idempotency-Key", "key-1")
+	if other.Status != http.StatusConflict || !strings.Contains(string(other.Body), "different body") {
+		t.Fatalf("different body: %d %s", other.Status, other.Body)
 	}
-	s.settle(a.OrderID)
-	testkit.Eventually(t, 5*time.Second, "one unit sold, not two", func() bool { return s.stock()["sku-1"].Available == 9 })
-	if c := s.charges(); c.Charges[a.OrderID] != 1 {
+	s.Settle(a.OrderID)
+	testkit.Eventually(t, 5*time.Second, "one unit sold, not two", func() bool { return s.Stock()["sku-1"].Available == 9 })
+	if c := s.Charges(); c.Charges[a.OrderID] != 1 {
 		t.Fatalf("charged %d times", c.Charges[a.OrderID])
 	}
 }
 
 func TestCorrelationIDReachesEveryStep(t *testing.T) {
-	s := startSystem(t, options{})
+	s := sagatest.Start(t, sagatest.Options{})
 	body := []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":1}]}`)
-	r := s.do(http.MethodPost, "/orders", body, "X-Correlation-ID", "trace-me-42")
-	if r.header.Get("X-Correlation-ID") != "trace-me-42" {
-		t.Fatalf("not echoed: %v", r.header)
+	r := s.Do(http.MethodPost, "/orders", body, "X-Correlation-ID", "trace-me-42")
+	if r.Header.Get("X-Correlation-ID") != "trace-me-42" {
+		t.Fatalf("not echoed: %v", r.Header)
 	}
 	var acc schemas.OrderAccepted
-	r.json(t, &acc)
-	s.settle(acc.OrderID)
+	r.JSON(t, &acc)
+	s.Settle(acc.OrderID)
 	want := map[string]bool{"create": false, "reserve": false, "charge": false, "confirm": false, "commit": false}
 	testkit.Eventually(t, 5*time.Second, "every step logged the correlation id", func() bool {
-		for _, l := range s.logs.JSONLines() {
+		for _, l := range s.Logs.JSONLines() {
 			if l["correlation_id"] == "trace-me-42" {
 				if f, ok := l["function"].(string); ok {
 					want[f] = true
@@ -171,7 +172,7 @@ func TestCorrelationIDReachesEveryStep(t *testing.T) {
 		}
 		return true
 	})
-	if r := s.do(http.MethodGet, "/products", nil); r.header.Get("X-Correlation-ID") == "" {
+	if r := s.Do(http.MethodGet, "/products", nil); r.Header.Get("X-Correlation-ID") == "" {
 		t.Fatal("no correlation id generated")
 	}
 }
@@ -182,17 +183,17 @@ func TestCorrelationIDReachesEveryStep(t *testing.T) {
 // reserve stops trying; its release finds no hold and gives back what the
 // reservation may have taken, exactly once.
 func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
-	s := startSystem(t, options{orders: orders.Config{Timeout: time.Second}})
+	s := sagatest.Start(t, sagatest.Options{Orders: orders.Config{Timeout: time.Second}})
 	ctx := context.Background()
-	kv, err := s.js.KeyValue(ctx, inventory.Bucket)
+	kv, err := s.JS.KeyValue(ctx, inventory.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.Put(ctx, "product.sku-zz", []byte("{corrupt")); err != nil {
 		t.Fatal(err)
 	}
-	id := s.placeOrder("tok_visa", item("sku-1", 4), item("sku-zz", 1))
-	o := s.settle(id)
+	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 4), sagatest.Item("sku-zz", 1))
+	o := s.Settle(id)
 	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "timed out") {
 		t.Fatalf("order %+v", o)
 	}
@@ -212,7 +213,7 @@ func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 	// Redeliveries of the release (it fails on the corrupt product) give
 	// nothing back twice.
 	testkit.Eventually(t, 30*time.Second, "the release is dead-lettered", func() bool {
-		st, err := s.js.Stream(ctx, deadletter.Name)
+		st, err := s.JS.Stream(ctx, deadletter.Name)
 		if err != nil {
 			return false
 		}
@@ -237,13 +238,13 @@ func TestAReservationThatCannotFinishHoldsNothing(t *testing.T) {
 // reservation must then see the new stock: it succeeds where the
 // remembered record would refuse it, and takes from the new value.
 func TestStockWrittenElsewhereIsSeen(t *testing.T) {
-	s := startSystem(t, options{})
+	s := sagatest.Start(t, sagatest.Options{})
 	ctx := context.Background()
-	kv, err := s.js.KeyValue(ctx, inventory.Bucket)
+	kv, err := s.JS.KeyValue(ctx, inventory.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := s.settle(s.placeOrder("tok_visa", item("sku-1", 10))); o.Status != schemas.StatusConfirmed {
+	if o := s.Settle(s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 10))); o.Status != schemas.StatusConfirmed {
 		t.Fatalf("the order for all of sku-1 was %s (%s)", o.Status, o.Reason)
 	}
 	e, err := kv.Get(ctx, "product.sku-1")
@@ -259,8 +260,8 @@ func TestStockWrittenElsewhereIsSeen(t *testing.T) {
 	if _, err := kv.Update(ctx, "product.sku-1", restocked, e.Revision()); err != nil {
 		t.Fatal(err)
 	}
-	if o := s.settle(s.placeOrder("tok_visa", item("sku-1", 3))); o.Status != schemas.StatusConfirmed {
+	if o := s.Settle(s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 3))); o.Status != schemas.StatusConfirmed {
 		t.Fatalf("an order after the restock was %s (%s): decided on the stock remembered from before", o.Status, o.Reason)
 	}
-	testkit.Eventually(t, 20*time.Second, "sku-1 has 2 left", func() bool { return s.stock()["sku-1"].Available == 2 })
+	testkit.Eventually(t, 20*time.Second, "sku-1 has 2 left", func() bool { return s.Stock()["sku-1"].Available == 2 })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 
 	"github.com/natsfn/natsfn/schemas"
@@ -28,9 +29,9 @@ import (
 // confirmed and its hold committed (the open take not yet closed) gives
 // nothing back.
 func TestStockMovesOncePerHold(t *testing.T) {
-	s := startSystem(t, options{services: []string{"inventory"}})
+	s := sagatest.Start(t, sagatest.Options{Services: []string{"inventory"}})
 	ctx := context.Background()
-	kv, err := s.js.KeyValue(ctx, inventory.Bucket)
+	kv, err := s.JS.KeyValue(ctx, inventory.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,18 +71,18 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	committed := nats.NewMsg("$KV." + inventory.Bucket + ".hold.sku-1.o-committed")
 	committed.Header.Set("KV-Operation", "DEL")
 	committed.Header.Set("Natsfn-Reason", "committed") // as DeleteKey writes it
-	if _, err := s.js.PublishMsg(ctx, committed); err != nil {
+	if _, err := s.JS.PublishMsg(ctx, committed); err != nil {
 		t.Fatal(err)
 	}
-	items := []schemas.OrderItem{item("sku-1", 3)}
+	items := []schemas.OrderItem{sagatest.Item("sku-1", 3)}
 	expires := now.Add(time.Minute)
-	testkit.PublishEvent(t, s.js, schemas.EventOrderCreated, "redelivery", schemas.OrderCreatedV1{OrderID: "o-redelivered", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
-	testkit.PublishEvent(t, s.js, schemas.EventOrderCreated, "late-redelivery", schemas.OrderCreatedV1{OrderID: "o-committed", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
+	testkit.PublishEvent(t, s.JS, schemas.EventOrderCreated, "redelivery", schemas.OrderCreatedV1{OrderID: "o-redelivered", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
+	testkit.PublishEvent(t, s.JS, schemas.EventOrderCreated, "late-redelivery", schemas.OrderCreatedV1{OrderID: "o-committed", CustomerID: "c-1", Items: items, PaymentToken: "tok_visa", ExpiresAt: &expires})
 	for i := range 3 {
-		testkit.PublishEvent(t, s.js, schemas.EventOrderCancelled, "cancel-"+string(rune('a'+i)), schemas.OrderCancelledV1{OrderID: "o-cancelled", Reason: "timed out", Items: items})
+		testkit.PublishEvent(t, s.JS, schemas.EventOrderCancelled, "cancel-"+string(rune('a'+i)), schemas.OrderCancelledV1{OrderID: "o-cancelled", Reason: "timed out", Items: items})
 	}
 	holdState := func(order string) string {
-		st, err := s.js.Stream(ctx, "KV_"+inventory.Bucket)
+		st, err := s.JS.Stream(ctx, "KV_"+inventory.Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,8 +104,8 @@ func TestStockMovesOncePerHold(t *testing.T) {
 	// Let every delivery run; then 10 - 3 held - 3 sold = 4, the cancelled
 	// 3 back once.
 	testkit.Eventually(t, 20*time.Second, "sku-1 settles at 4 available", func() bool {
-		return read().Available == 4 && s.consumerIdle("inventory_release_orders_cancelled_v1") &&
-			s.consumerIdle("inventory_reserve_orders_created_v1")
+		return read().Available == 4 && s.ConsumerIdle("inventory_release_orders_cancelled_v1") &&
+			s.ConsumerIdle("inventory_reserve_orders_created_v1")
 	})
 	if p := read(); p.Available != 4 {
 		t.Fatalf("sku-1 has %d available, want 4 (3 held by o-redelivered, 3 sold to o-committed)", p.Available)

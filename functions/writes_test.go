@@ -8,26 +8,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/schemas"
 )
 
 // sequences reads every stream's last sequence: how many messages it has
 // ever stored, overwrites, expired and purged ones included.
-func (s *system) sequences() map[string]uint64 {
-	s.t.Helper()
+func sequences(s *sagatest.System) map[string]uint64 {
 	out := map[string]uint64{}
-	for info := range s.js.ListStreams(context.Background()).Info() {
+	for info := range s.JS.ListStreams(context.Background()).Info() {
 		out[info.Config.Name] = info.State.LastSeq
 	}
 	return out
 }
 
 // settledStock waits until no order holds stock any more.
-func (s *system) settledStock() {
-	s.t.Helper()
-	testkit.Eventually(s.t, 20*time.Second, "every hold committed or released", func() bool {
-		for _, p := range s.stock() {
+func settledStock(t *testing.T, s *sagatest.System) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, "every hold committed or released", func() bool {
+		for _, p := range s.Stock() {
 			if p.Reserved != 0 {
 				return false
 			}
@@ -41,7 +41,7 @@ func (s *system) settledStock() {
 // and dead letter, overwrites included. The README's saga section lists
 // them by step.
 func TestStoredMessagesPerOrder(t *testing.T) {
-	s := startSystem(t, options{stock: 1000})
+	s := sagatest.Start(t, sagatest.Options{Stock: 1000})
 	const n = 20
 	for _, tc := range []struct {
 		token, status string
@@ -50,22 +50,22 @@ func TestStoredMessagesPerOrder(t *testing.T) {
 		{"tok_visa", schemas.StatusConfirmed, 10},
 		{"tok_decline", schemas.StatusCancelled, 12},
 	} {
-		before := s.sequences()
+		before := sequences(s)
 		for range n {
-			id := s.placeOrder(tc.token, item("sku-1", 1))
-			if o := s.settle(id); o.Status != tc.status {
+			id := s.PlaceOrder(tc.token, sagatest.Item("sku-1", 1))
+			if o := s.Settle(id); o.Status != tc.status {
 				t.Fatalf("order %s %s, want %s", id, o.Status, tc.status)
 			}
 		}
-		s.settledStock()
+		settledStock(t, s)
 		// Let the last events' consumers finish (release emits one more).
 		time.Sleep(0)
 		var total uint64
 		var parts []string
 		testkit.Eventually(t, 10*time.Second, "the streams stop moving", func() bool {
-			a := s.sequences()
+			a := sequences(s)
 			time.Sleep(200 * time.Millisecond)
-			b := s.sequences()
+			b := sequences(s)
 			for k, v := range b {
 				if a[k] != v {
 					return false
