@@ -3,6 +3,7 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,108 +18,70 @@ import (
 	"github.com/natsfn/natsfn/schemas"
 )
 
-func TestOrderIsConfirmed(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{})
-	r := s.Do(http.MethodPost, "/orders", []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2},{"product_id":"sku-4","quantity":3}]}`))
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("%d %s", r.Status, r.Body)
+// TestOrderOutcomes places one order per case and follows it to its end:
+// its status and reason, the stock once every hold is committed or given
+// back, and how often the provider charged it.
+func TestOrderOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   sagatest.Options
+		token  string
+		items  []schemas.OrderItem
+		status string
+		reason string           // in the order's reason
+		total  int64            // of a confirmed order
+		stock  map[string]int64 // available once settled, nothing reserved
+		charge int              // successful charges of the order
+	}{
+		{name: "order is confirmed", items: []schemas.OrderItem{sagatest.Item("sku-1", 2), sagatest.Item("sku-4", 3)},
+			status: schemas.StatusConfirmed, total: 2*2490 + 3*650, stock: map[string]int64{"sku-1": 8, "sku-4": 7}, charge: 1},
+		{name: "insufficient stock cancels and keeps stock", token: "tok_visa", items: []schemas.OrderItem{sagatest.Item("sku-1", 1), sagatest.Item("sku-2", 11)},
+			status: schemas.StatusCancelled, reason: "insufficient stock for sku-2: requested 11, available 10", stock: map[string]int64{"sku-1": 10, "sku-2": 10}},
+		{name: "unknown product cancels naming it", items: []schemas.OrderItem{sagatest.Item("sku-1", 1), sagatest.Item("no-such-sku", 1)},
+			status: schemas.StatusCancelled, reason: "unknown product no-such-sku", stock: map[string]int64{"sku-1": 10}},
+		{name: "declined payment cancels and releases stock", token: "tok_decline", items: []schemas.OrderItem{sagatest.Item("sku-3", 4)},
+			status: schemas.StatusCancelled, reason: "declined", stock: map[string]int64{"sku-3": 10}},
+		{name: "flaky payment is retried to confirmation", token: "tok_flaky", items: []schemas.OrderItem{sagatest.Item("sku-5", 1)},
+			status: schemas.StatusConfirmed, total: 8900, stock: map[string]int64{"sku-5": 9}, charge: 1},
+		{name: "provider down beyond the retry budget cancels", opts: sagatest.Options{Sim: paysim.Config{FailureRate: 1}},
+			token: "tok_visa", items: []schemas.OrderItem{sagatest.Item("sku-1", 2)},
+			status: schemas.StatusCancelled, reason: "payment provider unavailable", stock: map[string]int64{"sku-1": 10}},
+		// No payment service runs: nothing will ever charge the order.
+		{name: "stalled order times out", opts: sagatest.Options{Services: []string{"orders", "inventory", "paysim"}, Orders: orders.Config{Timeout: time.Second}},
+			token: "tok_visa", items: []schemas.OrderItem{sagatest.Item("sku-2", 3)},
+			status: schemas.StatusCancelled, reason: "timed out", stock: map[string]int64{"sku-2": 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := sagatest.Start(t, tc.opts)
+			body, _ := json.Marshal(schemas.CreateOrder{CustomerID: "c-1", Items: tc.items, PaymentToken: tc.token})
+			r := s.Do(http.MethodPost, "/orders", body)
+			if r.Status != http.StatusAccepted {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			var acc schemas.OrderAccepted
+			r.JSON(t, &acc)
+			if acc.Status != schemas.StatusPending || r.Header.Get("Location") != "/orders/"+acc.OrderID {
+				t.Fatalf("accepted %+v, Location %q", acc, r.Header.Get("Location"))
+			}
+			o := s.Settle(acc.OrderID)
+			if o.Status != tc.status || !strings.Contains(o.Reason, tc.reason) || o.CustomerID != "c-1" || len(o.Items) != len(tc.items) ||
+				tc.status == schemas.StatusConfirmed && o.TotalCents != tc.total {
+				t.Fatalf("order %+v", o)
+			}
+			testkit.Eventually(t, 5*time.Second, fmt.Sprintf("stock settles at %v, nothing reserved", tc.stock), func() bool {
+				st := s.Stock()
+				for id, n := range tc.stock {
+					if st[id].Available != n || st[id].Reserved != 0 {
+						return false
+					}
+				}
+				return true
+			})
+			if c := s.Charges(); c.Charges[acc.OrderID] != tc.charge {
+				t.Fatalf("charged %d times, want %d", c.Charges[acc.OrderID], tc.charge)
+			}
+		})
 	}
-	var acc schemas.OrderAccepted
-	r.JSON(t, &acc)
-	if acc.Status != schemas.StatusPending || r.Header.Get("Location") != "/orders/"+acc.OrderID {
-		t.Fatalf("accepted %+v, Location %q", acc, r.Header.Get("Location"))
-	}
-	o := s.Settle(acc.OrderID)
-	if o.Status != schemas.StatusConfirmed || o.TotalCents != 2*2490+3*650 || o.CustomerID != "c-1" || len(o.Items) != 2 {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "the reservation is committed", func() bool {
-		st := s.Stock()
-		return st["sku-1"].Available == 8 && st["sku-1"].Reserved == 0 && st["sku-4"].Available == 7 && st["sku-4"].Reserved == 0
-	})
-	if c := s.Charges(); c.Charges[acc.OrderID] != 1 {
-		t.Fatalf("charged %d times", c.Charges[acc.OrderID])
-	}
-}
-
-func TestInsufficientStockCancelsAndKeepsStock(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{})
-	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 1), sagatest.Item("sku-2", 11))
-	o := s.Settle(id)
-	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "insufficient stock for sku-2: requested 11, available 10") {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "stock unchanged", func() bool {
-		st := s.Stock()
-		return st["sku-1"].Available == 10 && st["sku-1"].Reserved == 0 && st["sku-2"].Available == 10
-	})
-	if c := s.Charges(); c.Charges[id] != 0 {
-		t.Fatal("a rejected order was charged")
-	}
-}
-
-func TestUnknownProductCancelsNamingIt(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{})
-	o := s.Settle(s.PlaceOrder("", sagatest.Item("sku-1", 1), sagatest.Item("no-such-sku", 1)))
-	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "unknown product no-such-sku") {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "sku-1 given back", func() bool { return s.Stock()["sku-1"].Available == 10 })
-}
-
-func TestDeclinedPaymentCancelsAndReleasesStock(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{})
-	id := s.PlaceOrder("tok_decline", sagatest.Item("sku-3", 4))
-	o := s.Settle(id)
-	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "declined") {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "the reserved stock is released", func() bool {
-		p := s.Stock()["sku-3"]
-		return p.Available == 10 && p.Reserved == 0
-	})
-	if c := s.Charges(); c.Charges[id] != 0 {
-		t.Fatal("a declined order was charged")
-	}
-}
-
-func TestFlakyPaymentIsRetriedToConfirmation(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{})
-	id := s.PlaceOrder("tok_flaky", sagatest.Item("sku-5", 1))
-	if o := s.Settle(id); o.Status != schemas.StatusConfirmed {
-		t.Fatalf("order %+v", o)
-	}
-	if c := s.Charges(); c.Charges[id] != 1 {
-		t.Fatalf("charged %d times", c.Charges[id])
-	}
-}
-
-func TestProviderDownBeyondRetryBudgetCancels(t *testing.T) {
-	s := sagatest.Start(t, sagatest.Options{Sim: paysim.Config{FailureRate: 1}})
-	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 2))
-	o := s.Settle(id)
-	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "payment provider unavailable") {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
-		p := s.Stock()["sku-1"]
-		return p.Available == 10 && p.Reserved == 0
-	})
-}
-
-func TestStalledOrderTimesOut(t *testing.T) {
-	// No payment service runs: nothing will ever charge the order.
-	s := sagatest.Start(t, sagatest.Options{Services: []string{"orders", "inventory", "paysim"},
-		Orders: orders.Config{Timeout: time.Second}})
-	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-2", 3))
-	o := s.Settle(id)
-	if o.Status != schemas.StatusCancelled || !strings.Contains(o.Reason, "timed out") {
-		t.Fatalf("order %+v", o)
-	}
-	testkit.Eventually(t, 5*time.Second, "stock released", func() bool {
-		p := s.Stock()["sku-2"]
-		return p.Available == 10 && p.Reserved == 0
-	})
 }
 
 func TestIdempotencyKey(t *testing.T) {
