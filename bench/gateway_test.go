@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/schemas"
 )
 
@@ -22,7 +23,7 @@ import (
 func BenchmarkGatewayAccept(b *testing.B) {
 	s := startSystem(b, "orders")
 	b.Run("raw", func(b *testing.B) {
-		svc, err := micro.AddService(s.nc, micro.Config{Name: "echo", Version: "1.0.0",
+		svc, err := micro.AddService(s.NC, micro.Config{Name: "echo", Version: "1.0.0",
 			Endpoint: &micro.EndpointConfig{Subject: "bench.echo", Handler: micro.HandlerFunc(func(r micro.Request) {
 				_ = r.Respond(r.Data())
 			})}})
@@ -35,16 +36,16 @@ func BenchmarkGatewayAccept(b *testing.B) {
 	})
 	b.Run("runtime", func(b *testing.B) {
 		b.ResetTimer()
-		postOrders(b, s.api, b.N)
+		postOrders(b, s.URL, b.N)
 	})
 }
 
 // requests sends b.N order bodies to subject over NATS, 16 clients on four
 // connections.
-func requests(b *testing.B, s *system, subject string) {
+func requests(b *testing.B, s *sagatest.System, subject string) {
 	conns := make([]*nats.Conn, 4)
 	for i := range conns {
-		nc, err := nats.Connect(s.srv.ClientURL())
+		nc, err := nats.Connect(s.Server.ClientURL())
 		must(b, err)
 		defer nc.Close()
 		conns[i] = nc

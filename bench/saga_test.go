@@ -14,14 +14,14 @@ import (
 func BenchmarkSaga(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
 		s := startSystem(b, "paysim") // only the simulator: the peer does the rest
-		hw := startHandWritten(b, s.nc)
-		done := terminalCounter(b, s.nc, "hw.orders.confirmed")
+		hw := startHandWritten(b, s.NC)
+		done := terminalCounter(b, s.NC, "hw.orders.confirmed")
 		runSaga(b, hw.api, done)
 	})
 	b.Run("runtime", func(b *testing.B) {
 		s := startSystem(b)
-		done := terminalCounter(b, s.nc, schemas.EventOrderConfirmed, schemas.EventOrderCancelled)
-		runSaga(b, s.api, done)
+		done := terminalCounter(b, s.NC, schemas.EventOrderConfirmed, schemas.EventOrderCancelled)
+		runSaga(b, s.URL, done)
 	})
 }
 

@@ -2,25 +2,17 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
-	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/functions/inventory"
-	"github.com/natsfn/natsfn/gateway"
-	"github.com/natsfn/natsfn/internal/testkit"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/schemas"
 )
@@ -28,42 +20,14 @@ import (
 // clients is the concurrency of every comparison.
 const clients = 16
 
-// system is natsfn's saga and gateway on an embedded server.
-type system struct {
-	srv *server.Server
-	nc  *nats.Conn
-	api string
-}
-
-func startSystem(tb testing.TB, names ...string) *system {
+// startSystem runs natsfn's saga (or the services named) and gateway as
+// the benchmarks measure them: the runtime's default event settings but
+// for a deep ack window, `clients` invocations at once, stock that never
+// runs out, no logs.
+func startSystem(tb testing.TB, names ...string) *sagatest.System {
 	tb.Helper()
-	srv := testkit.StartNATS(tb)
-	log := zerolog.Nop()
-	all := testkit.Must(functions.All(functions.Config{}))
-	if len(names) == 0 {
-		names = functions.Names()
-	}
-	var svcs []natsfn.Service
-	for _, n := range names {
-		svcs = append(svcs, all[n])
-	}
-	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Concurrency: clients,
-		Events: natsfn.EventsConfig{MaxAckPending: 10000}}, svcs...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	testkit.Serve(tb, rt)
-	js, _ := jetstream.New(rt.Conn())
-	if _, err := inventory.Seed(context.Background(), js, inventory.DemoCatalog(1<<40)); err != nil {
-		tb.Fatal(err)
-	}
-	g, err := gateway.New(gateway.Config{}, rt.Conn(), functions.Routes())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptest.NewServer(g.Handler())
-	tb.Cleanup(hs.Close)
-	return &system{srv: srv, nc: testkit.Connect(tb, srv.ClientURL()), api: hs.URL}
+	return sagatest.Start(tb, sagatest.Options{Services: names, Concurrency: clients,
+		Events: natsfn.EventsConfig{MaxAckPending: 10000}, Stock: 1 << 40, Quiet: true})
 }
 
 var orderBody = []byte(`{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":1},{"product_id":"sku-2","quantity":1}],"payment_token":"tok_visa"}`)
