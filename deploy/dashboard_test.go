@@ -1,10 +1,8 @@
 package deploy
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,14 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
-
-	"github.com/natsfn/natsfn/functions"
-	"github.com/natsfn/natsfn/functions/inventory"
-	"github.com/natsfn/natsfn/gateway"
+	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
-	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // TestDashboardQueriesExportedMetrics runs the saga, scrapes what the
@@ -42,29 +34,10 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 		t.Fatalf("dashboard JSON: %v", err)
 	}
 
-	srv := testkit.StartNATS(t)
-	log := zerolog.Nop()
-	all := testkit.Must(functions.All(functions.Config{}))
-	var svcs []natsfn.Service
-	for _, n := range functions.Names() {
-		svcs = append(svcs, all[n])
-	}
-	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log}, svcs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Serve(t, rt)
-	js, _ := jetstream.New(rt.Conn())
-	if _, err := inventory.Seed(context.Background(), js, inventory.DemoCatalog(10)); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.New(gateway.Config{Metrics: rt.Metrics()}, rt.Conn(), functions.Routes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(g.Handler())
-	defer api.Close()
-	resp, err := http.Post(api.URL+"/orders", "application/json", strings.NewReader(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`))
+	// The saga as natsfn local runs it: the gateway exports into the
+	// runtime's metrics.
+	s := sagatest.Start(t, sagatest.Options{Quiet: true})
+	resp, err := http.Post(s.URL+"/orders", "application/json", strings.NewReader(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +46,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	var exported string
 	testkit.Eventually(t, 10*time.Second, "the saga ran far enough to export its metrics", func() bool {
 		var sb strings.Builder
-		rt.Metrics().WritePrometheus(&sb)
+		s.Runtime.Metrics().WritePrometheus(&sb)
 		exported = sb.String()
 		return strings.Contains(exported, `function="commit",outcome="ok"`)
 	})
