@@ -47,27 +47,31 @@ func TestHelpNamesEnvVars(t *testing.T) {
 	}
 }
 
-func TestRunExplainsBadServiceNames(t *testing.T) {
-	var out testkit.Buffer
-	err := run(context.Background(), &out, "run")
-	if err == nil || !strings.Contains(err.Error(), "name at least one service") {
-		t.Fatalf("no service: %v", err)
-	}
-	err = run(context.Background(), &out, "run", "no-such-service")
-	if err == nil || !strings.Contains(err.Error(), `unknown service "no-such-service"`) || !strings.Contains(err.Error(), "available") {
-		t.Fatalf("unknown service: %v", err)
-	}
-}
-
-func TestBadFlagsSayWhatToDo(t *testing.T) {
-	var out testkit.Buffer
-	err := run(context.Background(), &out, "local", "--nats", "nonsense", "--data", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "want host:port") {
-		t.Fatalf("bad --nats: %v", err)
-	}
-	err = run(context.Background(), &out, "local", "--log-level", "loud", "--data", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "use debug, info, warn or error") {
-		t.Fatalf("bad --log-level: %v", err)
+// TestBadCommandLinesSayWhatToDo: a command line that cannot work fails,
+// and its error says what to do instead.
+func TestBadCommandLinesSayWhatToDo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		says []string
+	}{
+		{"no service", []string{"run"}, []string{"name at least one service"}},
+		{"unknown service", []string{"run", "no-such-service"}, []string{`unknown service "no-such-service"`, "available"}},
+		{"bad --nats", []string{"local", "--nats", "nonsense", "--data", t.TempDir()}, []string{"want host:port"}},
+		{"bad --log-level", []string{"local", "--log-level", "loud", "--data", t.TempDir()}, []string{"use debug, info, warn or error"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out testkit.Buffer
+			err := run(context.Background(), &out, tc.args...)
+			if err == nil {
+				t.Fatalf("%v succeeded", tc.args)
+			}
+			for _, want := range tc.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("%v: %v; want it to say %q", tc.args, err, want)
+				}
+			}
+		})
 	}
 }
 
