@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	natsfn "github.com/natsfn/natsfn/runtime"
 )
 
 // Config says where the server listens and stores. Port -1 picks a random
@@ -26,13 +27,30 @@ type Config struct {
 	Logs bool
 }
 
+// SetDefaults fills the zero values.
+func (c *Config) SetDefaults() {
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.Port == 0 {
+		c.Port = -1
+	}
+}
+
+// Validate reports settings that cannot work, after defaults; errors wrap
+// natsfn.ErrConfig.
+func (c *Config) Validate() error {
+	if c.Port < -1 || c.Port > 65535 {
+		return fmt.Errorf("%w: embedded NATS: port %d: use 1 to 65535, or -1 for a random free port", natsfn.ErrConfig, c.Port)
+	}
+	return nil
+}
+
 // Start runs a server and waits until it accepts clients.
 func Start(cfg Config) (*server.Server, error) {
-	if cfg.Host == "" {
-		cfg.Host = "127.0.0.1"
-	}
-	if cfg.Port == 0 {
-		cfg.Port = -1
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Port > 0 {
 		// Fail fast with a clear error rather than after the ready timeout.
