@@ -77,6 +77,12 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 			b.metadata[key] = strings.Join(list, ", ")
 		}
 	}
+	if fn.Schedule != "" {
+		b.metadata["schedule"] = strings.TrimSpace(fn.Schedule + " " + fn.TimeZone)
+	}
+	if fn.Watch != "" {
+		b.metadata["watch"] = strings.TrimPrefix(watchSubject(fn.Watch, fn.WatchKeys), "$KV.")
+	}
 	if fn.Stats != nil {
 		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)
 	}

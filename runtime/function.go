@@ -32,6 +32,26 @@ type (
 		// the function: one durable JetStream consumer each, shared by all
 		// replicas. A function with triggers still answers requests too.
 		On []string
+		// Schedule runs the function on a timer kept in NATS (a scheduled
+		// message in the stream NATSFN_SCHEDULES), not in a replica:
+		// "@every 30s"; a cron expression with seconds, "0 */5 * * * *"
+		// (or @hourly, @daily, @weekly, @monthly, @yearly); or
+		// "@at 2026-12-01T09:00:00Z" for once. Each tick runs once across
+		// replicas, like an event (redelivered if its replica dies, dead
+		// lettered if it keeps failing). Ticks missed while every replica
+		// was down run once, the last one due. In must be time.Time: the
+		// second the tick fell due.
+		Schedule string
+		// TimeZone of a cron Schedule (an IANA name, e.g. "Europe/Paris");
+		// default UTC.
+		TimeZone string
+		// Watch names a key-value bucket whose changes run the function:
+		// one invocation per put or delete of a key matching WatchKeys
+		// (default ">"), through a durable consumer on the bucket's stream
+		// shared by replicas, with an event's guarantees. In must be a
+		// Change[T], T the values' type.
+		Watch     string
+		WatchKeys string
 		// Idempotent says the function may run more than once for one event
 		// without harm: it decides with compare-and-set and emits with
 		// derived ids, so a second run changes and publishes nothing new.
@@ -67,6 +87,7 @@ type (
 	// with Func.
 	Function struct {
 		FuncConfig
+		inType         reflect.Type
 		requestSchema  []byte
 		responseSchema []byte
 		validator      *validator.Schema
@@ -87,6 +108,7 @@ func Func[In, Out any](cfg FuncConfig, fn func(ctx context.Context, in In) (Out,
 		return f
 	}
 	inType, outType := reflect.TypeFor[In](), reflect.TypeFor[Out]()
+	f.inType = inType
 	if f.requestSchema, f.err = jsonschema.For(inType); f.err != nil {
 		return f
 	}
@@ -128,6 +150,22 @@ func (f *Function) Validate() error {
 	}
 	if f.Timeout < 0 {
 		return configError("function %q: timeout must be >= 0 (0 takes the runtime default)", f.Name)
+	}
+	if f.Schedule != "" {
+		if err := checkSchedule(f.Schedule, f.TimeZone); err != nil {
+			return configError("function %q: schedule %q: %v", f.Name, f.Schedule, err)
+		}
+		if f.inType != reflect.TypeFor[time.Time]() {
+			return configError("function %q: a scheduled function takes the time its tick fell due: its input must be time.Time, not %v", f.Name, f.inType)
+		}
+	} else if f.TimeZone != "" {
+		return configError("function %q: a time zone without a Schedule", f.Name)
+	}
+	if f.Watch != "" && !isChange(f.inType) {
+		return configError("function %q: a function watching bucket %s takes natsfn.Change[T], not %v", f.Name, f.Watch, f.inType)
+	}
+	if f.Watch == "" && f.WatchKeys != "" {
+		return configError("function %q: watch keys without a Watch bucket", f.Name)
 	}
 	return nil
 }

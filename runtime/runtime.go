@@ -223,6 +223,11 @@ func (rt *Runtime) declare(ctx context.Context) error {
 		if err := rt.declareStream(ctx, "dead-letter stream "+wire.DeadLetterStream, deadLetterStreamConfig(ev)); err != nil {
 			return err
 		}
+		if rt.usesSchedules() {
+			if err := rt.declareStream(ctx, "schedule stream "+scheduleStream, scheduleStreamConfig(ev)); err != nil {
+				return err
+			}
+		}
 		// Claims keep nats.go's direct gets: a stale read of a claim shows
 		// an earlier state, and every step of the claim protocol writes with
 		// compare-and-set, so it corrects itself; and a direct get names the
@@ -366,7 +371,19 @@ func (rt *Runtime) usesEvents() bool {
 			return true
 		}
 		for _, f := range s.Functions {
-			if len(f.On) > 0 || f.Result != "" {
+			if len(f.On) > 0 || f.Result != "" || f.Watch != "" || f.Schedule != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// usesSchedules reports whether any function runs on a Schedule.
+func (rt *Runtime) usesSchedules() bool {
+	for _, s := range rt.services {
+		for _, f := range s.Functions {
+			if f.Schedule != "" {
 				return true
 			}
 		}
@@ -379,9 +396,18 @@ func (rt *Runtime) startTriggers(ctx context.Context) error {
 	for _, def := range rt.services {
 		for _, fn := range def.Functions {
 			b := rt.binding(def.Name, fn.Name)
-			for _, subject := range fn.On {
-				t := rt.newTrigger(b, subject)
-				if err := rt.await(ctx, "consumer "+t.durable+" on "+subject, t.declare); err != nil {
+			if fn.Schedule != "" {
+				err := rt.await(ctx, "schedule of "+def.Name+"/"+fn.Name, func(actx context.Context) error {
+					return rt.ensureSchedule(actx, def.Name, fn)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			for _, spec := range fn.triggers(def.Name) {
+				t := rt.newTrigger(b, spec.subject)
+				t.input = spec.input
+				if err := rt.await(ctx, "consumer "+t.durable+" on "+spec.subject, t.declare); err != nil {
 					return err
 				}
 				b.triggers = append(b.triggers, t)

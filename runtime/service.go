@@ -63,7 +63,11 @@ func (s Service) Validate() error {
 // provides reports the dependencies of f its service does not provide.
 func (s Service) provides(f *Function) error {
 	var errs []error
-	for _, b := range f.Buckets {
+	watched := f.Buckets
+	if f.Watch != "" {
+		watched = append(slices.Clone(watched), f.Watch)
+	}
+	for _, b := range watched {
 		if !slices.ContainsFunc(s.Buckets, func(d Bucket) bool { return d.Name == b }) {
 			errs = append(errs, configError("%s/%s uses bucket %q: declare it in the service's Buckets", s.Name, f.Name, b))
 		}

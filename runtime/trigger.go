@@ -21,6 +21,9 @@ import (
 type trigger struct {
 	b       *binding
 	subject string
+	// input turns a delivered message into the function's input; nil
+	// passes an event's data as it is.
+	input   func(jetstream.Msg, *jetstream.MsgMetadata) ([]byte, error)
 	stream  string
 	durable string
 	cons    jetstream.Consumer
@@ -61,6 +64,29 @@ func (e *eventTotals) add(t *trigger) {
 	if e.Invocations > 0 {
 		e.AverageProcessingTime = e.ProcessingTime / time.Duration(e.Invocations)
 	}
+}
+
+// triggerSpec is one source of a function's invocations besides requests:
+// an event subject (FuncConfig.On), a bucket's keys (Watch), its ticks
+// (Schedule). All three are durable consumers, run the same way.
+type triggerSpec struct {
+	subject string
+	input   func(jetstream.Msg, *jetstream.MsgMetadata) ([]byte, error)
+}
+
+func (f *Function) triggers(service string) []triggerSpec {
+	var out []triggerSpec
+	for _, on := range f.On {
+		out = append(out, triggerSpec{subject: on})
+	}
+	if f.Watch != "" {
+		out = append(out, triggerSpec{watchSubject(f.Watch, f.WatchKeys), changeInput})
+	}
+	if f.Schedule != "" {
+		_, tick := scheduleSubjects(service, f.Name)
+		out = append(out, triggerSpec{tick, tickInput})
+	}
+	return out
 }
 
 // newTrigger prepares a trigger; declare creates its consumer.
@@ -224,11 +250,19 @@ func (t *trigger) process(msg jetstream.Msg) {
 		c.rev.Store(rev)
 	}
 
+	data := msg.Data()
+	if t.input != nil {
+		if data, err = t.input(msg, meta); err != nil {
+			t.deadLetter(msg, meta, wire.ClassPermanent, "cannot read: "+err.Error())
+			return
+		}
+	}
+
 	crashPoint("event-started")
 	stop := t.running(c)
 	started := time.Now()
 	_, ierr := t.b.invoke(call{
-		cid: wire.SafeCorrelationID(msg.Headers().Get(wire.HeaderCorrelationID)), header: msg.Headers(), data: msg.Data(),
+		cid: wire.SafeCorrelationID(msg.Headers().Get(wire.HeaderCorrelationID)), header: msg.Headers(), data: data,
 		inputID: logicalID, attempt: int(meta.NumDelivered), attempts: ev.MaxDeliver,
 	})
 	stop()

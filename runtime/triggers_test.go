@@ -1,0 +1,214 @@
+package natsfn_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	natsfn "github.com/natsfn/natsfn/runtime"
+)
+
+// ticks counts a scheduled function's runs by the time each tick fell due.
+type ticks struct {
+	mu  sync.Mutex
+	due map[time.Time]int
+	by  map[string]int // runs per replica
+}
+
+func newTicks() *ticks { return &ticks{due: map[time.Time]int{}, by: map[string]int{}} }
+
+func (k *ticks) service(replica, schedule string) natsfn.Service {
+	tick := func(ctx context.Context, due time.Time) (struct{}, error) {
+		k.mu.Lock()
+		k.due[due]++
+		k.by[replica]++
+		k.mu.Unlock()
+		return struct{}{}, nil
+	}
+	return natsfn.Service{Name: "clock", Version: "1.0.0", Functions: []*natsfn.Function{
+		natsfn.Func(natsfn.FuncConfig{Name: "tick", Schedule: schedule}, tick),
+	}}
+}
+
+func (k *ticks) snapshot() (runs int, distinct int, twice []time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for due, n := range k.due {
+		runs += n
+		if n > 1 {
+			twice = append(twice, due)
+		}
+	}
+	return runs, len(k.due), twice
+}
+
+// With three replicas, each tick runs once, in one of them.
+func TestScheduleTickRunsOnceWithThreeReplicas(t *testing.T) {
+	srv := startNATS(t)
+	k := newTicks()
+	for i := range 3 {
+		startRuntime(t, srv.ClientURL(), replicaConfig(), k.service(fmt.Sprint("r", i), "@every 2s"))
+	}
+	eventually(t, 40*time.Second, "four ticks run", func() bool {
+		_, distinct, _ := k.snapshot()
+		return distinct >= 4
+	})
+	runs, distinct, twice := k.snapshot()
+	if runs != distinct || len(twice) > 0 {
+		t.Errorf("%d runs for %d ticks; ticks run twice: %v", runs, distinct, twice)
+	}
+	t.Logf("runs per replica: %v", k.by)
+
+	// The schedule is in nats micro info.
+	nc := connectClient(t, srv)
+	reply, err := nc.Request("$SRV.INFO.clock", nil, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Endpoints []struct {
+			Metadata map[string]string `json:"metadata"`
+		} `json:"endpoints"`
+	}
+	if err := json.Unmarshal(reply.Data, &info); err != nil || len(info.Endpoints) != 1 || info.Endpoints[0].Metadata["schedule"] != "@every 2s" {
+		t.Errorf("nats micro info: %s", reply.Data)
+	}
+}
+
+// A tick that falls due while no replica runs is kept in NATS and runs
+// once when they are back; a once-only schedule is not set again by the
+// replicas that come back.
+func TestScheduleTickDueWhileEveryReplicaIsDownRunsAfterward(t *testing.T) {
+	srv := startNATS(t)
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	due := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	schedule := "@at " + due.Format(time.RFC3339)
+	k := newTicks()
+	first := startRuntime(t, srv.ClientURL(), replicaConfig(), k.service("first", schedule))
+	second := startRuntime(t, srv.ClientURL(), replicaConfig(), k.service("second", schedule))
+	for _, r := range []*running{first, second} {
+		r.stop()
+		err := <-r.done
+		r.done <- err // for the test's cleanup
+	}
+	if runs, _, _ := k.snapshot(); runs != 0 {
+		t.Fatalf("ran %d times before its time", runs)
+	}
+	eventually(t, 30*time.Second, "the tick is stored while nobody runs", func() bool {
+		s, err := js.Stream(context.Background(), "NATSFN_SCHEDULES")
+		if err != nil {
+			return false
+		}
+		_, err = s.GetLastMsgForSubject(context.Background(), "natsfn.tick.clock.tick")
+		return err == nil
+	})
+
+	startRuntime(t, srv.ClientURL(), replicaConfig(), k.service("back", schedule))
+	startRuntime(t, srv.ClientURL(), replicaConfig(), k.service("back too", schedule))
+	eventually(t, 30*time.Second, "the missed tick runs", func() bool {
+		runs, _, _ := k.snapshot()
+		return runs >= 1
+	})
+	eventually(t, 10*time.Second, "its consumer has nothing left", func() bool {
+		c, err := js.Consumer(context.Background(), "NATSFN_SCHEDULES", "clock_tick_natsfn_tick_clock_tick")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	runs, distinct, _ := k.snapshot()
+	k.mu.Lock()
+	n := k.due[due]
+	k.mu.Unlock()
+	if runs != 1 || distinct != 1 || n != 1 {
+		t.Errorf("%d runs for %d ticks (%d due at %s); want the one tick run once", runs, distinct, n, due)
+	}
+	s, _ := js.Stream(context.Background(), "NATSFN_SCHEDULES")
+	if _, err := s.GetLastMsgForSubject(context.Background(), "natsfn.schedule.clock.tick"); err == nil {
+		t.Error("the once-only schedule was set again after it fired")
+	}
+}
+
+type stockValue struct {
+	Available int `json:"available"`
+}
+
+// A watched bucket runs its function once per revision of a matching key,
+// across replicas, with the key, revision, operation and value.
+func TestWatchRunsOncePerRevision(t *testing.T) {
+	srv := startNATS(t)
+	var mu sync.Mutex
+	seen := map[uint64][]natsfn.Change[stockValue]{}
+	watch := func(ctx context.Context, c natsfn.Change[stockValue]) (struct{}, error) {
+		mu.Lock()
+		seen[c.Revision] = append(seen[c.Revision], c)
+		mu.Unlock()
+		return struct{}{}, nil
+	}
+	svc := func() natsfn.Service {
+		return natsfn.Service{Name: "stockwatch", Version: "1.0.0", Buckets: []natsfn.Bucket{{Name: "stock"}},
+			Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "low", Watch: "stock", WatchKeys: "product.>"}, watch)}}
+	}
+	startRuntime(t, srv.ClientURL(), replicaConfig(), svc())
+	startRuntime(t, srv.ClientURL(), replicaConfig(), svc())
+
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	kv, err := js.KeyValue(context.Background(), "stock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r1, _ := kv.Put(ctx, "product.a", []byte(`{"available":5}`))
+	r2, _ := kv.Put(ctx, "product.a", []byte(`{"available":4}`))
+	_, _ = kv.Put(ctx, "other.b", []byte(`{"available":1}`)) // not watched
+	if err := kv.Delete(ctx, "product.a"); err != nil {
+		t.Fatal(err)
+	}
+	last, err := kv.Put(ctx, "product.c", []byte(`{"available":9}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "every change of product.> runs", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen[last]) > 0 && len(seen) >= 4
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 4 {
+		t.Errorf("ran for %d revisions, want 4 (other.b is not watched): %v", len(seen), seen)
+	}
+	for rev, runs := range seen {
+		if len(runs) != 1 {
+			t.Errorf("revision %d ran %d times", rev, len(runs))
+		}
+	}
+	want := map[uint64]struct {
+		key, op string
+		avail   int
+	}{r1: {"product.a", "put", 5}, r2: {"product.a", "put", 4}, last: {"product.c", "put", 9}}
+	for rev, w := range want {
+		c := seen[rev][0]
+		if c.Bucket != "stock" || c.Key != w.key || c.Operation != w.op || c.Value == nil || c.Value.Available != w.avail {
+			t.Errorf("revision %d: %+v, want %s %s %d", rev, c, w.key, w.op, w.avail)
+		}
+	}
+	var deletes int
+	for _, runs := range seen {
+		if c := runs[0]; c.Operation == "delete" && c.Key == "product.a" && c.Value == nil {
+			deletes++
+		}
+	}
+	if deletes != 1 {
+		t.Errorf("want one delete of product.a without a value, got %d", deletes)
+	}
+	_ = jetstream.ErrKeyNotFound
+}

@@ -1,0 +1,61 @@
+package natsfn
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Change is what a function watching a key-value bucket (FuncConfig.Watch)
+// takes: one put or delete of a key, at its revision. Value is the key's
+// new value, nil for a delete or a purge.
+type Change[T any] struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	Revision  uint64 `json:"revision"`
+	Operation string `json:"operation" jsonschema:"enum=put,enum=delete,enum=purge"`
+	Value     *T     `json:"value,omitempty"`
+}
+
+// isChange reports whether t is a Change[T].
+func isChange(t reflect.Type) bool {
+	return t != nil && t.PkgPath() == reflect.TypeFor[Change[struct{}]]().PkgPath() && strings.HasPrefix(t.Name(), "Change[")
+}
+
+// watchSubject is the subject of a bucket's keys that match keys.
+func watchSubject(bucket, keys string) string {
+	if keys == "" {
+		keys = ">"
+	}
+	return "$KV." + bucket + "." + keys
+}
+
+// changeInput turns a message of a bucket's stream into the Change its
+// function takes. A delete marker (DeleteKey, Delete, or one the server
+// writes when a key's TTL ends) is a delete.
+func changeInput(msg jetstream.Msg, meta *jetstream.MsgMetadata) ([]byte, error) {
+	rest := strings.TrimPrefix(msg.Subject(), "$KV.")
+	bucket, key, _ := strings.Cut(rest, ".")
+	c := struct {
+		Bucket    string          `json:"bucket"`
+		Key       string          `json:"key"`
+		Revision  uint64          `json:"revision"`
+		Operation string          `json:"operation"`
+		Value     json.RawMessage `json:"value,omitempty"`
+	}{Bucket: bucket, Key: key, Revision: meta.Sequence.Stream, Operation: "put"}
+	switch {
+	case msg.Headers().Get(headerKVOp) == "PURGE":
+		c.Operation = "purge"
+	case msg.Headers().Get(headerKVOp) == "DEL", msg.Headers().Get("Nats-Marker-Reason") != "":
+		c.Operation = "delete"
+	default:
+		c.Value = msg.Data()
+		if !json.Valid(c.Value) {
+			// Not JSON: the schema check says which field, as for a bad event.
+			c.Value, _ = json.Marshal(string(msg.Data()))
+		}
+	}
+	return json.Marshal(c)
+}
