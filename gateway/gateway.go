@@ -26,7 +26,12 @@ import (
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/natsfn/natsfn/internal/tracing"
 	natsfn "github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/client"
 )
@@ -45,6 +50,10 @@ type Config struct {
 	IdleTimeout       time.Duration
 	Logger            *zerolog.Logger
 	Metrics           *metrics.Set
+	// TracerProvider, if set, receives a span per HTTP request, parent of
+	// the function's; default: built from the standard OTEL_* environment
+	// variables, none when they are unset.
+	TracerProvider trace.TracerProvider
 }
 
 // SetDefaults fills the zero values.
@@ -98,6 +107,8 @@ type Gateway struct {
 	ln       net.Listener
 	stopping atomic.Bool
 	openapi  []byte
+	// stopTracing flushes the spans of a provider the gateway built itself.
+	stopTracing func(context.Context) error
 }
 
 // New builds a gateway for routes on nc. nc may be nil: the gateway then
@@ -115,6 +126,11 @@ func New(cfg Config, nc *nats.Conn, routes []Route) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, routes: routes, openapi: doc,
 		bulkhead: bulkhead.New[any](uint(cfg.MaxInFlight))}
+	if g.cfg.TracerProvider == nil {
+		if g.cfg.TracerProvider, g.stopTracing, err = tracing.FromEnv(context.Background(), "natsfn-gateway"); err != nil {
+			return nil, fmt.Errorf("%w: gateway: OpenTelemetry from the environment: %v", natsfn.ErrConfig, err)
+		}
+	}
 	g.nc.Store(nc)
 	g.server = &http.Server{
 		Handler:           g.Handler(),
@@ -175,7 +191,13 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s; see /openapi.json", r.Method, clip(r.URL.Path)))
 	})
-	return g.withCorrelation(canonicalPaths(mux))
+	h := g.withCorrelation(canonicalPaths(mux))
+	if g.cfg.TracerProvider == nil {
+		return h
+	}
+	return otelhttp.NewHandler(h, "HTTP", otelhttp.WithTracerProvider(g.cfg.TracerProvider),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
 // canonicalPaths answers a path with '.', '..' or empty segments with a JSON
@@ -237,6 +259,10 @@ func (g *Gateway) withCorrelation(next http.Handler) http.Handler {
 // serve runs one route: admission, body checks, the NATS request, the answer.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt Route) {
 	start := time.Now()
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		span.SetName(rt.Method + " " + rt.Path)
+		span.SetAttributes(attribute.String("http.route", rt.Path))
+	}
 	status := g.forward(w, r, rt)
 	labels := fmt.Sprintf(`route=%q,status="%d"`, rt.Method+" "+rt.Path, status)
 	g.cfg.Metrics.GetOrCreateCounter("natsfn_gateway_requests_total{" + labels + "}").Inc()
@@ -423,6 +449,11 @@ func (g *Gateway) Serve(ctx context.Context, shutdownTimeout time.Duration) erro
 	defer cancel()
 	if err := g.server.Shutdown(sctx); err != nil {
 		return fmt.Errorf("gateway shutdown: %w", err)
+	}
+	if g.stopTracing != nil {
+		if err := g.stopTracing(sctx); err != nil {
+			g.cfg.Logger.Warn().AnErr("cause", err).Msg("cannot flush the last spans")
+		}
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func (rt *Runtime) bind(svc *instance, def Service, fn *Function) (*binding, err
 		b.metadata["schedule"] = strings.TrimSpace(fn.Schedule + " " + fn.TimeZone)
 	}
 	if fn.Watch != "" {
-		b.metadata["watch"] = strings.TrimPrefix(watchSubject(fn.Watch, fn.WatchKeys), "$KV.")
+		b.metadata["watch"] = strings.TrimPrefix(wire.WatchSubject(fn.Watch, fn.WatchKeys), "$KV.")
 	}
 	if fn.Stats != nil {
 		rt.metrics.exportStats(def.Name, fn.Name, fn.Stats)
@@ -159,6 +159,7 @@ type call struct {
 	inputID  string // logical id of the input, for deterministic output ids; "" for a fresh one
 	attempt  int    // which delivery of an event; 1 for a request
 	attempts int    // deliveries at most
+	trigger  string // the subject of the event, key or tick; "" for a request
 }
 
 // invoke runs one call through the middleware chain to the function, its
@@ -177,7 +178,14 @@ func (b *binding) invoke(c call) ([]byte, error) {
 			header: c.header, attempt: c.attempt, attempts: c.attempts},
 	}
 	f.ctx = invocationCtx{Context: b.rt.invokeCtx, st: &f.st}
-	return b.handler(&f.ctx, &f.inv)
+	if b.rt.tracer == nil {
+		return b.handler(&f.ctx, &f.inv)
+	}
+	ctx, span := b.rt.startInvocation(b.rt.invokeCtx, b, &c)
+	f.ctx.Context, f.st.traceID = ctx, span.SpanContext().TraceID().String()
+	out, err := b.handler(&f.ctx, &f.inv)
+	endSpan(span, err)
+	return out, err
 }
 
 // run is the innermost handler: the function itself, then its events.

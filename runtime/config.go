@@ -8,6 +8,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config holds the settings of a Runtime. Zero values take the defaults of
@@ -54,6 +55,11 @@ type Config struct {
 
 	// Logger is the base logger; default JSON lines on stderr at info level.
 	Logger *zerolog.Logger
+	// TracerProvider, if set, receives a span per invocation and per message
+	// sent on its behalf; default: built from the standard OTEL_*
+	// environment variables, and none (tracing off) when they are unset.
+	TracerProvider trace.TracerProvider
+
 	// Metrics is the VictoriaMetrics set the runtime records into (add your
 	// own metrics to it); default a new one.
 	Metrics *metrics.Set

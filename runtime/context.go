@@ -37,6 +37,7 @@ type invocation struct {
 	svc     string // the service's name
 	fn      *Function
 	cid     string
+	traceID string // of the invocation's span, when traced
 	nc      *nats.Conn
 	base    *zerolog.Logger // the function's logger, without the correlation id
 	inputID string          // logical id of the input, for deterministic output ids
@@ -78,7 +79,11 @@ func (st *invocation) nextEventID(eventType string) string {
 // invocations never log, and a child logger costs an allocation and a copy.
 func (st *invocation) log() *zerolog.Logger {
 	st.logOnce.Do(func() {
-		l := st.base.With().Str("correlation_id", st.cid).Logger()
+		c := st.base.With().Str("correlation_id", st.cid)
+		if st.traceID != "" {
+			c = c.Str("trace_id", st.traceID)
+		}
+		l := c.Logger()
 		st.logger = &l
 	})
 	return st.logger

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type pendingEvent struct {
@@ -81,6 +82,9 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 			outbox[i].id = st.nextEventID(outbox[i].typ)
 		}
 	}
+	if trace.SpanFromContext(ctx).IsRecording() {
+		return b.rt.publishTraced(ctx, source, outbox, st.cid)
+	}
 	if len(outbox) == 1 {
 		// One event: a plain publish, without the async machinery.
 		return b.rt.publishEvent(ctx, source, outbox[0], st.cid, traceparent)
@@ -94,6 +98,22 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 		acks = append(acks, ack)
 	}
 	return awaitAcks(ctx, acks)
+}
+
+// publishTraced publishes a traced invocation's events, each in a producer
+// span whose context the event carries as its traceparent, so the steps it
+// triggers are children of this one.
+func (rt *Runtime) publishTraced(ctx context.Context, source string, outbox []pendingEvent, cid string) error {
+	for _, ev := range outbox {
+		msg := eventMsg(source, ev, cid, "")
+		_, span := childSpan(ctx, "publish "+ev.typ, trace.SpanKindProducer, ev.typ, msg.Header)
+		_, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
+		endSpan(span, err)
+		if err != nil {
+			return publishError(ev.typ, err)
+		}
+	}
+	return nil
 }
 
 // awaitAcks waits for every PubAck of messages published asynchronously.

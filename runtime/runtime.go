@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Runtime serves functions on NATS: one micro service instance per Service,
@@ -27,6 +28,10 @@ type Runtime struct {
 	services []Service
 	log      zerolog.Logger
 	metrics  *recorder
+	// tracer is nil when tracing is off; stopTracing flushes the spans of
+	// a provider the runtime built itself.
+	tracer      trace.Tracer
+	stopTracing func(context.Context) error
 
 	nc        *nats.Conn // set once in Run before any subscription exists
 	ncPtr     atomic.Pointer[nats.Conn]
@@ -105,6 +110,10 @@ func New(cfg Config, services ...Service) (*Runtime, error) {
 // for good (an error wrapping ErrStartup that says what to change).
 func (rt *Runtime) Run(ctx context.Context) error {
 	defer rt.cancel()
+	if err := rt.startTracing(ctx); err != nil {
+		return err
+	}
+	defer rt.flushTracing()
 	if rt.cfg.AdminAddr != "" {
 		if err := rt.startAdmin(); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // Schedule triggers. The timer is a scheduled message that nats-server
@@ -22,11 +23,7 @@ import (
 // not yet superseded, so ticks that fell due while every replica was down
 // run once, the last one; the server itself fires a schedule once after
 // its own downtime, not once per missed tick.
-const (
-	scheduleStream  = "NATSFN_SCHEDULES"
-	scheduleSubject = "natsfn.schedule."
-	tickSubject     = "natsfn.tick."
-)
+const scheduleStream = wire.ScheduleStream
 
 // definition is a schedule as stored: its body travels into every tick,
 // which tells a replica whether a once-only schedule has fired.
@@ -35,15 +32,11 @@ type definition struct {
 	TimeZone string `json:"time_zone,omitempty"`
 }
 
-func scheduleSubjects(service, function string) (schedule, tick string) {
-	return scheduleSubject + service + "." + function, tickSubject + service + "." + function
-}
-
 func scheduleStreamConfig(ev EventsConfig) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              scheduleStream,
 		Description:       "natsfn schedule triggers: each scheduled function's timer and its last tick",
-		Subjects:          []string{scheduleSubject + ">", tickSubject + ">"},
+		Subjects:          []string{"natsfn.schedule.>", "natsfn.tick.>"},
 		Storage:           jetstream.FileStorage,
 		Replicas:          ev.Replicas,
 		MaxMsgsPerSubject: 1,
@@ -93,7 +86,7 @@ func (rt *Runtime) ensureSchedule(ctx context.Context, service string, f *Functi
 	if err != nil {
 		return err
 	}
-	subject, tick := scheduleSubjects(service, f.Name)
+	subject, tick := wire.ScheduleSubjects(service, f.Name)
 	want := definition{Schedule: f.Schedule, TimeZone: f.TimeZone}
 	var expect uint64
 	m, err := s.GetLastMsgForSubject(ctx, subject)

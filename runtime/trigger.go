@@ -80,10 +80,10 @@ func (f *Function) triggers(service string) []triggerSpec {
 		out = append(out, triggerSpec{subject: on})
 	}
 	if f.Watch != "" {
-		out = append(out, triggerSpec{watchSubject(f.Watch, f.WatchKeys), changeInput})
+		out = append(out, triggerSpec{wire.WatchSubject(f.Watch, f.WatchKeys), changeInput})
 	}
 	if f.Schedule != "" {
-		_, tick := scheduleSubjects(service, f.Name)
+		_, tick := wire.ScheduleSubjects(service, f.Name)
 		out = append(out, triggerSpec{tick, tickInput})
 	}
 	return out
@@ -263,7 +263,7 @@ func (t *trigger) process(msg jetstream.Msg) {
 	started := time.Now()
 	_, ierr := t.b.invoke(call{
 		cid: wire.SafeCorrelationID(msg.Headers().Get(wire.HeaderCorrelationID)), header: msg.Headers(), data: data,
-		inputID: logicalID, attempt: int(meta.NumDelivered), attempts: ev.MaxDeliver,
+		inputID: logicalID, attempt: int(meta.NumDelivered), attempts: ev.MaxDeliver, trigger: msg.Subject(),
 	})
 	stop()
 	t.counts.invocations.Add(1)

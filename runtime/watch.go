@@ -24,14 +24,6 @@ func isChange(t reflect.Type) bool {
 	return t != nil && t.PkgPath() == reflect.TypeFor[Change[struct{}]]().PkgPath() && strings.HasPrefix(t.Name(), "Change[")
 }
 
-// watchSubject is the subject of a bucket's keys that match keys.
-func watchSubject(bucket, keys string) string {
-	if keys == "" {
-		keys = ">"
-	}
-	return "$KV." + bucket + "." + keys
-}
-
 // changeInput turns a message of a bucket's stream into the Change its
 // function takes. A delete marker (DeleteKey, Delete, or one the server
 // writes when a key's TTL ends) is a delete.

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Records, keys and schedules, written one message at a time with
@@ -126,6 +128,9 @@ func Schedule(ctx context.Context, subject string, at time.Time, eventType, id s
 	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	m.Header.Set(nats.MsgIdHdr, "schedule|"+ev.id+"|"+subject)
 	// Sent without waiting: the invocation's outcome waits for it.
+	if _, span := childSpan(ctx, "schedule "+eventType, trace.SpanKindProducer, subject, m.Header); span != nil {
+		defer span.End()
+	}
 	ack, err := st.rt.js.PublishMsgAsync(m)
 	if err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
@@ -172,7 +177,14 @@ func publish(ctx context.Context, subject string, v any, h nats.Header) (*jetstr
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeAttempt)
 	defer cancel()
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	_, span := childSpan(ctx, "write "+writeTarget(subject), trace.SpanKindProducer, subject, m.Header)
 	ack, err := rt.js.PublishMsg(wctx, m)
+	if span != nil {
+		endSpan(span, err)
+	}
 	switch {
 	case err == nil:
 		return ack, nil
@@ -186,4 +198,14 @@ func publish(ctx context.Context, subject string, v any, h nats.Header) (*jetstr
 
 func keySubject(kv jetstream.KeyValue, key string) string {
 	return "$KV." + kv.Bucket() + "." + key
+}
+
+// writeTarget names what a write goes to without its key (span names stay
+// few): "$KV.inventory" for a key of that bucket, "order" for order.<id>.
+func writeTarget(subject string) string {
+	tokens := strings.SplitN(subject, ".", 3)
+	if tokens[0] == "$KV" && len(tokens) > 1 {
+		return "$KV." + tokens[1]
+	}
+	return tokens[0]
 }

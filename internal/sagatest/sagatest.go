@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/natsfn/natsfn/functions"
 	"github.com/natsfn/natsfn/functions/inventory"
@@ -51,6 +52,9 @@ type Options struct {
 	// Events default to FastEvents(); set any field to take the runtime's
 	// defaults for the others instead.
 	Events natsfn.EventsConfig
+	// TracerProvider, if set, traces the runtime and the gateway (tests of
+	// traces use the SDK's in-memory exporter).
+	TracerProvider trace.TracerProvider
 	// Quiet discards the logs (benchmarks); otherwise they are kept, as JSON
 	// lines at info level, in System.Logs.
 	Quiet bool
@@ -113,7 +117,8 @@ func Start(tb testing.TB, o Options) *System {
 	if concurrency == 0 {
 		concurrency = 8
 	}
-	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Events: events, Concurrency: concurrency}, svcs...)
+	rt, err := natsfn.New(natsfn.Config{URL: srv.ClientURL(), Logger: &log, Events: events, Concurrency: concurrency,
+		TracerProvider: o.TracerProvider}, svcs...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -137,6 +142,9 @@ func Start(tb testing.TB, o Options) *System {
 	gcfg.Logger = &log
 	if gcfg.Metrics == nil {
 		gcfg.Metrics = rt.Metrics()
+	}
+	if gcfg.TracerProvider == nil {
+		gcfg.TracerProvider = o.TracerProvider
 	}
 	g, err := gateway.New(gcfg, rt.Conn(), routes)
 	if err != nil {

@@ -75,6 +75,20 @@ func For(s natsfn.Service, all []natsfn.Service) (Permissions, error) {
 		if f.Result != "" {
 			pub(f.Result)
 		}
+		if f.Watch != "" {
+			kvStream := "KV_" + f.Watch
+			durable(kvStream, wire.DurableName(s.Name, f.Name, wire.WatchSubject(f.Watch, f.WatchKeys)))
+			pub("$JS.API.STREAM.MSG.GET." + kvStream)
+			triggers++
+		}
+		if f.Schedule != "" {
+			schedule, tick := wire.ScheduleSubjects(s.Name, f.Name)
+			stream(wire.ScheduleStream)
+			pub(schedule, "$JS.API.DIRECT.GET."+wire.ScheduleStream+"."+schedule, "$JS.API.DIRECT.GET."+wire.ScheduleStream+"."+tick,
+				"$JS.API.STREAM.MSG.GET."+wire.ScheduleStream)
+			durable(wire.ScheduleStream, wire.DurableName(s.Name, f.Name, tick))
+			triggers++
+		}
 		for _, on := range f.On {
 			st, err := streamFor(on, all)
 			if err != nil {

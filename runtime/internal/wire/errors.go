@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type (
@@ -137,6 +139,21 @@ func Request(ctx context.Context, nc *nats.Conn, msg *nats.Msg) (*nats.Msg, erro
 	if msg.Header.Get(HeaderCorrelationID) == "" {
 		StampCorrelation(ctx, msg)
 	}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	if _, span := ChildSpan(ctx, "call "+msg.Subject, trace.SpanKindClient, msg.Subject, msg.Header); span != nil {
+		reply, err := request(ctx, nc, msg)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		return reply, err
+	}
+	return request(ctx, nc, msg)
+}
+
+func request(ctx context.Context, nc *nats.Conn, msg *nats.Msg) (*nats.Msg, error) {
 	reply, err := nc.RequestMsgWithContext(ctx, msg)
 	if err != nil {
 		e := Classify(err)

@@ -43,3 +43,21 @@ func AdvisoryDurable(services ...string) string {
 	slices.Sort(sorted)
 	return "natsfn_dlq_" + durableUnsafe.ReplaceAllString(strings.Join(sorted, "_"), "_")
 }
+
+// Schedule triggers: the stream that keeps every scheduled function's timer
+// (ScheduleSubject) and its last tick (TickSubject).
+const ScheduleStream = "NATSFN_SCHEDULES"
+
+// ScheduleSubjects are where a scheduled function's timer and ticks live.
+func ScheduleSubjects(service, function string) (schedule, tick string) {
+	return "natsfn.schedule." + service + "." + function, "natsfn.tick." + service + "." + function
+}
+
+// WatchSubject is the subject of a bucket's keys matching keys (default
+// every key): what a watch trigger's consumer filters on.
+func WatchSubject(bucket, keys string) string {
+	if keys == "" {
+		keys = ">"
+	}
+	return "$KV." + bucket + "." + keys
+}
