@@ -32,6 +32,15 @@ type Config struct {
 	// redelivered reservation of a settled order finds the way clear
 	// (reserve also refuses an order past its deadline). Default 1h.
 	KeepSettled time.Duration
+	// LowStock, if above 0, watches the product records and logs a warning
+	// when one's available stock falls below it (a key-value watch
+	// trigger). Off by default.
+	LowStock int64
+	// Report, if set, logs the catalog's stock on this schedule (a schedule
+	// trigger, e.g. "@every 1m"; see natsfn.FuncConfig.Schedule), in
+	// ReportTimeZone for a cron expression. Off by default.
+	Report         string
+	ReportTimeZone string
 }
 
 // SetDefaults fills the zero values.
@@ -45,6 +54,9 @@ func (c *Config) SetDefaults() {
 func (c *Config) Validate() error {
 	if c.KeepSettled < time.Minute {
 		return fmt.Errorf("%w: inventory: keep settled %s: must be at least 1m", natsfn.ErrConfig, c.KeepSettled)
+	}
+	if c.LowStock < 0 {
+		return fmt.Errorf("%w: inventory: low stock %d: must not be negative (0 turns the warning off)", natsfn.ErrConfig, c.LowStock)
 	}
 	return nil
 }
@@ -60,7 +72,7 @@ func Service(cfg Config) (natsfn.Service, error) {
 	}
 	inv := &inventory{cfg: cfg}
 	stock := []string{Bucket}
-	return natsfn.Service{
+	svc := natsfn.Service{
 		Name:        "inventory",
 		Version:     "1.0.0",
 		Description: "Catalog and stock: reserves, commits and releases order items",
@@ -77,7 +89,18 @@ func Service(cfg Config) (natsfn.Service, error) {
 			natsfn.Func(natsfn.FuncConfig{Name: "list", Subject: schemas.SubjectListProducts, Description: "the catalog with stock", Buckets: stock}, list),
 			natsfn.Func(natsfn.FuncConfig{Name: "quote", Subject: schemas.SubjectQuote, Description: "what items cost now", Buckets: stock}, quote),
 		},
-	}, nil
+	}
+	if cfg.LowStock > 0 {
+		svc.Functions = append(svc.Functions, natsfn.Func(natsfn.FuncConfig{Name: "lowstock",
+			Description: "warns when a product's available stock falls below the threshold",
+			Watch:       Bucket, WatchKeys: "product.>", Idempotent: true}, inv.lowStock))
+	}
+	if cfg.Report != "" {
+		svc.Functions = append(svc.Functions, natsfn.Func(natsfn.FuncConfig{Name: "report",
+			Description: "logs the catalog's stock", Schedule: cfg.Report, TimeZone: cfg.ReportTimeZone,
+			Idempotent: true, Buckets: stock}, report))
+	}
+	return svc, nil
 }
 
 type inventory struct {

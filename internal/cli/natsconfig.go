@@ -41,7 +41,7 @@ func natsConfigCommand() *ucli.Command {
 
 // authorization renders the users for every service, the gateway and an admin.
 func authorization() (string, error) {
-	all, err := functions.All(functions.Config{})
+	all, err := functions.All(defaultAppConfig())
 	if err != nil {
 		return "", err
 	}

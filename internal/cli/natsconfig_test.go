@@ -79,7 +79,7 @@ func TestLeastPrivilegeCredentials(t *testing.T) {
 	url := srv.ClientURL()
 	logs := &testkit.Buffer{}
 	log := zerolog.New(logs).Level(zerolog.WarnLevel)
-	all := testkit.Must(functions.All(functions.Config{}))
+	all := testkit.Must(functions.All(defaultAppConfig()))
 	for _, name := range functions.Names() {
 		rt, err := natsfn.New(natsfn.Config{
 			URL: url, Logger: &log, InboxPrefix: "_INBOX." + name,

@@ -39,13 +39,14 @@ import (
 
 // Options shape the system; every zero value takes the default named.
 type Options struct {
-	Services []string      // the functions.Names() to serve; default all
-	Orders   orders.Config // the orders service's settings
-	Sim      paysim.Config // the payment provider simulator's behaviour
-	Gateway  gateway.Config
-	Routes   []gateway.Route  // default functions.Routes()
-	Extra    []natsfn.Service // served next to the saga's, e.g. a test's own
-	Stock    int64            // units of each demo product; default (and at least) 10
+	Services  []string         // the functions.Names() to serve; default all
+	Orders    orders.Config    // the orders service's settings
+	Inventory inventory.Config // the inventory service's (its watch and schedule are off unless set)
+	Sim       paysim.Config    // the payment provider simulator's behaviour
+	Gateway   gateway.Config
+	Routes    []gateway.Route  // default functions.Routes()
+	Extra     []natsfn.Service // served next to the saga's, e.g. a test's own
+	Stock     int64            // units of each demo product; default (and at least) 10
 	// Concurrency is the runtime's invocations at once per function;
 	// default 8.
 	Concurrency int
@@ -92,7 +93,7 @@ func Start(tb testing.TB, o Options) *System {
 	s.NC = testkit.Connect(tb, srv.ClientURL())
 	s.JS, _ = jetstream.New(s.NC)
 
-	all := testkit.Must(functions.All(functions.Config{Orders: o.Orders, Sim: s.Sim, Payment: fastPayment()}))
+	all := testkit.Must(functions.All(functions.Config{Orders: o.Orders, Inventory: o.Inventory, Sim: s.Sim, Payment: fastPayment()}))
 	names := o.Services
 	if names == nil {
 		names = functions.Names()
