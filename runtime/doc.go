@@ -21,10 +21,14 @@
 // # Where things are
 //
 // A function is triggered by a NATS request on its subject (FuncConfig.Subject,
-// default "<service>.<function>") and by the JetStream events it lists in
-// FuncConfig.On (one durable consumer each, shared by replicas). Both go
+// default "<service>.<function>"), by the JetStream events it lists in
+// FuncConfig.On, by a Schedule kept in NATS (schedule.go) and by the
+// changes of a bucket it Watches (watch.go, input Change[T]); the last
+// three are durable consumers shared by replicas (trigger.go). All go
 // through the same path: validate, run, publish what it emitted, answer or
-// acknowledge. Retries happen in one place: a failed event whose error is
+// acknowledge. With a tracer provider (Config.TracerProvider or the OTEL_*
+// environment) each invocation and each message it sends is a span, and
+// one order's saga one trace (tracing.go). Retries happen in one place: a failed event whose error is
 // transient (503, 504, or an error of NATS itself) is redelivered with
 // backoff (EventsConfig.RetryMin/RetryMax) up to MaxDeliver times, then set
 // aside in the dead-letter stream with its reason; a 4xx goes there at
