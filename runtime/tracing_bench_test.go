@@ -32,7 +32,9 @@ func BenchmarkTracing(b *testing.B) {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	srv := startNATS(b)
-	echo := func(_ context.Context, in helloIn) (helloOut, error) { return helloOut{Greeting: "hello " + in.Name}, nil }
+	echo := func(_ context.Context, in helloIn) (helloOut, error) {
+		return helloOut{Greeting: "hello " + in.Name}, nil
+	}
 	svc := func(name string) natsfn.Service {
 		return natsfn.Service{Name: name, Version: "1.0.0", Functions: []*natsfn.Function{natsfn.Func(natsfn.FuncConfig{Name: "echo"}, echo)}}
 	}
