@@ -212,3 +212,58 @@ func TestWatchRunsOncePerRevision(t *testing.T) {
 	}
 	_ = jetstream.ErrKeyNotFound
 }
+
+// A replica that dies with a tick in hand (its connection gone, its ack
+// never sent) has the tick redelivered to another after AckWait.
+func TestATickWhoseReplicaDiesIsRedelivered(t *testing.T) {
+	srv := startNATS(t)
+	due := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	schedule := "@at " + due.Format(time.RFC3339)
+	var mu sync.Mutex
+	runs := []string{}
+	replicas := map[string]*running{}
+	held := make(chan string, 1)
+	svc := func(name string) natsfn.Service {
+		tick := func(ctx context.Context, at time.Time) (struct{}, error) {
+			mu.Lock()
+			runs = append(runs, name)
+			first := len(runs) == 1
+			mu.Unlock()
+			if first {
+				held <- name
+				<-ctx.Done() // hangs until its replica is gone
+				return struct{}{}, ctx.Err()
+			}
+			return struct{}{}, nil
+		}
+		return natsfn.Service{Name: "clock", Version: "1.0.0", Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "tick", Schedule: schedule}, tick)}}
+	}
+	cfg := replicaConfig()
+	cfg.ShutdownTimeout = time.Second
+	for _, name := range []string{"a", "b"} {
+		r := startRuntime(t, srv.ClientURL(), cfg, svc(name))
+		mu.Lock()
+		replicas[name] = r
+		mu.Unlock()
+	}
+	var victim string
+	select {
+	case victim = <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the tick did not run")
+	}
+	mu.Lock()
+	replicas[victim].rt.Conn().Close() // as if the process died: no ack, no nak
+	mu.Unlock()
+	eventually(t, 30*time.Second, "the tick runs again in the other replica", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(runs) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if runs[1] == victim || len(runs) != 2 {
+		t.Errorf("runs %v: want the tick once more, in the replica that is alive", runs)
+	}
+}
