@@ -267,3 +267,49 @@ func TestATickWhoseReplicaDiesIsRedelivered(t *testing.T) {
 		t.Errorf("runs %v: want the tick once more, in the replica that is alive", runs)
 	}
 }
+
+// A schedule changed in the code replaces the one stored: the old timer
+// stops, the new one runs.
+func TestAChangedScheduleReplacesTheOld(t *testing.T) {
+	srv := startNATS(t)
+	k := newTicks()
+	first := startRuntime(t, srv.ClientURL(), replicaConfig(), k.service("old", "@every 1s"))
+	eventually(t, 20*time.Second, "the old schedule ticks", func() bool {
+		_, distinct, _ := k.snapshot()
+		return distinct >= 1
+	})
+	first.stop()
+	err := <-first.done
+	first.done <- err
+
+	later := newTicks()
+	startRuntime(t, srv.ClientURL(), replicaConfig(), later.service("new", "@every 1h"))
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	s, err := js.Stream(context.Background(), "NATSFN_SCHEDULES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(context.Background(), "natsfn.schedule.clock.tick")
+	if err != nil || m.Header.Get("Nats-Schedule") != "@every 1h" {
+		t.Fatalf("stored schedule %v (%v), want @every 1h", m, err)
+	}
+	// The hourly timer does not fire in the next seconds; the old one
+	// would have, every second: its ticks stop coming.
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := info.State.LastSeq
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		info, err = s.Info(context.Background())
+		if err == nil && info.State.LastSeq != before {
+			t.Fatalf("the stream grew from %d to %d: the old timer still fires", before, info.State.LastSeq)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if runs, _, _ := later.snapshot(); runs > 1 {
+		t.Errorf("the hourly schedule ran %d times", runs)
+	}
+}

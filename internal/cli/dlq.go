@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -142,8 +143,17 @@ func dlqReplay(ctx context.Context, cmd *ucli.Command, d *deadletter.Stream) err
 		if err != nil {
 			return err
 		}
+		var skipped []string
 		for _, dl := range list {
+			if strings.HasPrefix(dl.Subject, "$KV.") {
+				skipped = append(skipped, strconv.FormatUint(dl.ID, 10))
+				continue // a key change: replaying it would write the key's old value back
+			}
 			ids = append(ids, dl.ID)
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(cmd.Root().Writer, "skipped %d key changes (%s): a key change is not replayed, see `natsfn dlq show <id>`\n",
+				len(skipped), strings.Join(skipped, ", "))
 		}
 	} else if len(ids) == 0 {
 		return fmt.Errorf("name the dead letters to replay (ids from `natsfn dlq list`), or --all")

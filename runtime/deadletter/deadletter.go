@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -109,11 +110,17 @@ func (d *Stream) Get(ctx context.Context, id uint64) (Letter, error) {
 
 // Replay republishes a dead letter to its original subject with a fresh
 // Nats-Msg-Id and, once JetStream has stored it, removes it from the
-// dead-letter stream.
+// dead-letter stream. A key change (a watch trigger's) is refused: it
+// would write the key's old value back.
 func (d *Stream) Replay(ctx context.Context, id uint64) error {
 	dl, err := d.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(dl.Subject, "$KV.") {
+		// Publishing it again would write the key's old value over whatever
+		// it holds now.
+		return fmt.Errorf("dead letter %d is a change of key %s, not an event: replaying it would write the key's old value back; fix the function, then write the key again if it still needs handling, and remove the letter", id, strings.TrimPrefix(dl.Subject, "$KV."))
 	}
 	m := nats.NewMsg(dl.Subject)
 	m.Data = dl.Data
