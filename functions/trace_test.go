@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/internal/sagatest"
 	"github.com/natsfn/natsfn/internal/testkit"
 	"github.com/natsfn/natsfn/schemas"
@@ -109,4 +110,36 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 	if r := s.Do(http.MethodGet, "/orders/"+id, nil); r.Status != http.StatusOK {
 		t.Errorf("GET: %d", r.Status)
 	}
+}
+
+// An order that times out stays one trace: its deadline, set by the
+// create, fires with the create's trace context, and the expiry is its
+// child.
+func TestAnExpiredOrderIsOneTrace(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	// No payment service: the order stalls until its deadline.
+	s := sagatest.Start(t, sagatest.Options{TracerProvider: tp, Services: []string{"orders", "inventory", "paysim"},
+		Orders: orders.Config{Timeout: time.Second}})
+	id := s.PlaceOrder("tok_visa", sagatest.Item("sku-1", 1))
+	if o := s.Settle(id); o.Status != schemas.StatusCancelled {
+		t.Fatalf("order %s: %s", id, o.Status)
+	}
+	testkit.Eventually(t, 10*time.Second, "the expiry is a span of the order's trace, under the create's schedule", func() bool {
+		var create, expire, schedule tracetest.SpanStub
+		for _, sp := range spans.GetSpans() {
+			switch sp.Name {
+			case "orders/create":
+				create = sp
+			case "orders/expire":
+				expire = sp
+			case "schedule orders.expired.v1":
+				schedule = sp
+			}
+		}
+		return create.SpanContext.IsValid() && expire.SpanContext.IsValid() &&
+			expire.SpanContext.TraceID() == create.SpanContext.TraceID() &&
+			expire.Parent.SpanID() == schedule.SpanContext.SpanID()
+	})
 }
