@@ -37,7 +37,7 @@
 // Inside a function: Emit (events, published after it returns), Call
 // (another function), Put/Record (records kept in a stream),
 // Schedule/PurgeSchedule (an event the server publishes later), KV and the
-// key helpers (PutKey, DeleteKey, ReadKey, GetJSON, Mutate, LockKeys),
+// key helpers (PutKey, DeleteKey, ReadKey, GetJSON, LockKeys),
 // Logger, CorrelationID, Header, LastAttempt. Outside one: package client
 // calls functions, package deadletter reads and replays dead letters,
 // package natsauth derives each service's NATS permissions.

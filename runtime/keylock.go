@@ -12,7 +12,7 @@ import (
 )
 
 // keyLocks serialises the compare-and-set writers of one key inside this
-// process (see Mutate).
+// process (see LockKeys).
 var keyLocks = &keyedMutex{locks: map[string]*keyLock{}}
 
 type (
@@ -54,8 +54,8 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 
 // LockKeys lets one writer at a time in this process work on these keys of
 // kv (in a sorted order, so two callers cannot wait for each other), until
-// unlock, or gives up when ctx ends. It is Mutate's lock, for a step that
-// compares and sets several keys: writers of the same keys in this process
+// unlock, or gives up when ctx ends: for a step that compares and sets
+// one key or several, writers of the same keys in this process
 // take turns instead of losing compare-and-sets to each other; other
 // processes are still kept apart by the compare-and-set.
 func LockKeys(ctx context.Context, kv jetstream.KeyValue, keys ...string) (unlock func(), err error) {

@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// ErrNoChange, returned by a Mutate change function, leaves the value as it is.
-var ErrNoChange = errors.New("no change")
 
 // IsConflict reports a lost compare-and-set: someone wrote the key first.
 // JetStream says so differently on a replicated bucket (R3: "key revision
@@ -78,65 +74,4 @@ func GetJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, 
 		return v, fmt.Errorf("%s/%s: %w", kv.Bucket(), key, err)
 	}
 	return v, nil
-}
-
-// Mutate changes the JSON value at key with compare-and-set: it reads the
-// value (exists says whether there was one), lets change edit it, and writes
-// it back only if nobody wrote in between; on a conflict it reads again and
-// retries. change returning ErrNoChange skips the write; any other error
-// aborts. The value as stored is returned.
-func Mutate[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(v *T, exists bool) error) (T, error) {
-	// Writers of one key in this process take turns: a compare-and-set they
-	// would lose to each other costs a read, a decode and a write for nothing.
-	// Other processes are still kept apart by the compare-and-set.
-	unlock, err := keyLocks.lock(ctx, kv.Bucket()+"/"+key)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	defer unlock()
-	for attempt := 0; ; attempt++ {
-		var v T
-		var rev uint64
-		e, err := getEntry(ctx, kv, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return v, keyError(kv, key, err)
-		default:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &v); err != nil {
-				return v, fmt.Errorf("%s/%s: %w", kv.Bucket(), key, err)
-			}
-		}
-		if err := change(&v, rev != 0); err != nil {
-			if errors.Is(err, ErrNoChange) {
-				return v, nil
-			}
-			return v, err
-		}
-		data, err := json.Marshal(v)
-		if err != nil {
-			return v, err
-		}
-		wctx, cancel := context.WithTimeout(ctx, writeAttempt)
-		if rev == 0 {
-			_, err = kv.Create(wctx, key, data)
-		} else {
-			_, err = kv.Update(wctx, key, data, rev)
-		}
-		cancel()
-		if err == nil {
-			return v, nil
-		}
-		if !IsConflict(err) || attempt >= 50 {
-			return v, err
-		}
-		// Someone else wrote first: back off a little, read again.
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(time.Duration(rand.IntN(1+attempt)) * time.Millisecond):
-		}
-	}
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
 // ticks counts a scheduled function's runs by the time each tick fell due.
@@ -176,11 +178,25 @@ func TestWatchRunsOncePerRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "every change of product.> runs", func() bool {
+	if !testkit.Poll(30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen[last]) > 0 && len(seen) >= 4
-	})
+	}) {
+		mu.Lock()
+		t.Logf("ran for revisions %v", seen)
+		mu.Unlock()
+		if c, err := js.Consumer(ctx, "KV_stock", wire.DurableName("stockwatch", "low", "$KV.stock.product.>")); err == nil {
+			info, _ := c.Info(ctx)
+			t.Logf("consumer: delivered %+v ack floor %+v pending %d ack pending %d redelivered %d", info.Delivered, info.AckFloor, info.NumPending, info.NumAckPending, info.NumRedelivered)
+		} else {
+			t.Log(err)
+		}
+		for _, d := range deadLetters(t, nc) {
+			t.Logf("dead letter: %s %s %s", d.Subject, d.Class, d.Error)
+		}
+		t.Fatal("not every change of product.> ran within 30s")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 4 {

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,15 +97,12 @@ func Seed(ctx context.Context, js jetstream.JetStream, catalog []schemas.Product
 		if strings.ContainsAny(p.ProductID, ".*> ") {
 			return added, fmt.Errorf("product id %q: no dots, wildcards or spaces", p.ProductID)
 		}
-		_, err := natsfn.Mutate(ctx, kv, productKey(p.ProductID), func(cur *product, exists bool) error {
-			if exists {
-				return natsfn.ErrNoChange
-			}
-			*cur = product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
+		data, _ := json.Marshal(product{ProductID: p.ProductID, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available})
+		switch _, err := kv.Create(ctx, productKey(p.ProductID), data); {
+		case err == nil:
 			added++
-			return nil
-		})
-		if err != nil {
+		case natsfn.IsConflict(err): // there already: its stock is the saga's now
+		default:
 			return added, err
 		}
 	}
