@@ -239,6 +239,14 @@ func (t *trigger) process(msg jetstream.Msg) {
 		return
 	}
 
+	data := msg.Data()
+	if t.input != nil {
+		if data, err = t.input(msg, meta); err != nil {
+			t.deadLetter(msg, meta, wire.ClassPermanent, "cannot read: "+err.Error())
+			return
+		}
+	}
+
 	// An idempotent function runs without a claim (key stays empty).
 	c := &live{msg: msg}
 	if !t.b.fn.Idempotent {
@@ -248,14 +256,6 @@ func (t *trigger) process(msg jetstream.Msg) {
 			return
 		}
 		c.rev.Store(rev)
-	}
-
-	data := msg.Data()
-	if t.input != nil {
-		if data, err = t.input(msg, meta); err != nil {
-			t.deadLetter(msg, meta, wire.ClassPermanent, "cannot read: "+err.Error())
-			return
-		}
 	}
 
 	crashPoint("event-started")

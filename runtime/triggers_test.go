@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/testkit"
 	natsfn "github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
 
@@ -327,5 +329,61 @@ func TestAChangedScheduleReplacesTheOld(t *testing.T) {
 	}
 	if runs, _, _ := later.snapshot(); runs > 1 {
 		t.Errorf("the hourly schedule ran %d times", runs)
+	}
+}
+
+// A tick or a key change that fails for good is a dead letter like an
+// event: the server's own headers on them (a tick's scheduler, a purge's
+// roll-up) do not keep it out of the dead-letter stream, and neither is
+// replayed.
+func TestFailingTicksAndKeyChangesAreDeadLettered(t *testing.T) {
+	srv := startNATS(t)
+	refuseTick := func(ctx context.Context, due time.Time) (struct{}, error) {
+		return struct{}{}, natsfn.Rule("not at %s", due)
+	}
+	refuseChange := func(ctx context.Context, c natsfn.Change[stockValue]) (struct{}, error) {
+		return struct{}{}, natsfn.Rule("no %s of %s", c.Operation, c.Key)
+	}
+	startRuntime(t, srv.ClientURL(), replicaConfig(), natsfn.Service{Name: "refuser", Version: "1.0.0",
+		Buckets: []natsfn.Bucket{{Name: "stock"}},
+		Functions: []*natsfn.Function{
+			natsfn.Func(natsfn.FuncConfig{Name: "tick", Schedule: "@every 1s"}, refuseTick),
+			natsfn.Func(natsfn.FuncConfig{Name: "change", Watch: "stock"}, refuseChange),
+		}})
+	nc := connectClient(t, srv)
+	js := jsFor(t, nc)
+	kv, err := js.KeyValue(context.Background(), "stock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), "sku-1", []byte(`{"available":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(context.Background(), "sku-1"); err != nil {
+		t.Fatal(err)
+	}
+	var tick, purge deadletter.Letter
+	eventually(t, 20*time.Second, "a tick and the purge are dead letters", func() bool {
+		for _, d := range deadLetters(t, nc) {
+			switch {
+			case d.Subject == "natsfn.tick.refuser.tick":
+				tick = d
+			case d.Subject == "$KV.stock.sku-1" && d.Header.Get("KV-Operation") == "PURGE":
+				purge = d
+			}
+		}
+		return tick.ID != 0 && purge.ID != 0
+	})
+	if tick.Class != "permanent" || !strings.Contains(tick.Error, "not at") || !strings.Contains(purge.Error, "no purge of sku-1") {
+		t.Errorf("tick %+v, purge %+v", tick, purge)
+	}
+	d, err := deadletter.Open(context.Background(), nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []deadletter.Letter{tick, purge} {
+		if deadletter.Replayable(l) || d.Replay(context.Background(), l.ID) == nil {
+			t.Errorf("%s was replayed", l.Subject)
+		}
 	}
 }

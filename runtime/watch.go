@@ -25,8 +25,10 @@ func isChange(t reflect.Type) bool {
 }
 
 // changeInput turns a message of a bucket's stream into the Change its
-// function takes. A delete marker (DeleteKey, Delete, or one the server
-// writes when a key's TTL ends) is a delete.
+// function takes. A delete marker (DeleteKey, Delete, or a marker the
+// server writes for a bucket with LimitMarkerTTL) is a delete, a purge
+// marker a purge. (A key that expires by the bucket's TTL without
+// markers goes without a message: a watch does not see it.)
 func changeInput(msg jetstream.Msg, meta *jetstream.MsgMetadata) ([]byte, error) {
 	rest := strings.TrimPrefix(msg.Subject(), "$KV.")
 	bucket, key, _ := strings.Cut(rest, ".")
@@ -38,7 +40,7 @@ func changeInput(msg jetstream.Msg, meta *jetstream.MsgMetadata) ([]byte, error)
 		Value     json.RawMessage `json:"value,omitempty"`
 	}{Bucket: bucket, Key: key, Revision: meta.Sequence.Stream, Operation: "put"}
 	switch {
-	case msg.Headers().Get(headerKVOp) == "PURGE":
+	case msg.Headers().Get(headerKVOp) == "PURGE", msg.Headers().Get("Nats-Marker-Reason") == "Purge":
 		c.Operation = "purge"
 	case msg.Headers().Get(headerKVOp) == "DEL", msg.Headers().Get("Nats-Marker-Reason") != "":
 		c.Operation = "delete"

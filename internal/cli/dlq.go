@@ -145,14 +145,14 @@ func dlqReplay(ctx context.Context, cmd *ucli.Command, d *deadletter.Stream) err
 		}
 		var skipped []string
 		for _, dl := range list {
-			if strings.HasPrefix(dl.Subject, "$KV.") {
+			if !deadletter.Replayable(dl) {
 				skipped = append(skipped, strconv.FormatUint(dl.ID, 10))
-				continue // a key change: replaying it would write the key's old value back
+				continue // a key change or a tick (see deadletter.Stream.Replay)
 			}
 			ids = append(ids, dl.ID)
 		}
 		if len(skipped) > 0 {
-			fmt.Fprintf(cmd.Root().Writer, "skipped %d key changes (%s): a key change is not replayed, see `natsfn dlq show <id>`\n",
+			fmt.Fprintf(cmd.Root().Writer, "skipped %d key changes and ticks (%s): they are not replayed, see `natsfn dlq show <id>`\n",
 				len(skipped), strings.Join(skipped, ", "))
 		}
 	} else if len(ids) == 0 {

@@ -111,11 +111,15 @@ func (d *Stream) Get(ctx context.Context, id uint64) (Letter, error) {
 // Replay republishes a dead letter to its original subject with a fresh
 // Nats-Msg-Id and, once JetStream has stored it, removes it from the
 // dead-letter stream. A key change (a watch trigger's) is refused: it
-// would write the key's old value back.
+// would write the key's old value back; so is a tick: the schedule's next
+// one runs the function again.
 func (d *Stream) Replay(ctx context.Context, id uint64) error {
 	dl, err := d.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(dl.Subject, "natsfn.tick.") {
+		return fmt.Errorf("dead letter %d is a tick of a schedule, not an event: the schedule's next tick runs the function again; remove the letter once it has", id)
 	}
 	if strings.HasPrefix(dl.Subject, "$KV.") {
 		// Publishing it again would write the key's old value over whatever
@@ -135,4 +139,10 @@ func (d *Stream) Replay(ctx context.Context, id uint64) error {
 		return fmt.Errorf("dead letter %d was replayed but could not be removed: %w", id, err)
 	}
 	return nil
+}
+
+// Replayable reports whether a dead letter can be replayed: an event can, a
+// key change or a tick cannot (see Replay).
+func Replayable(l Letter) bool {
+	return !strings.HasPrefix(l.Subject, "$KV.") && !strings.HasPrefix(l.Subject, "natsfn.tick.")
 }

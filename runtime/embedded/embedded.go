@@ -82,6 +82,9 @@ func Start(cfg Config) (*server.Server, error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		if scratch != "" {
+			_ = os.RemoveAll(scratch)
+		}
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	if cfg.Logs {

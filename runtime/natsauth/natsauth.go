@@ -78,14 +78,14 @@ func For(s natsfn.Service, all []natsfn.Service) (Permissions, error) {
 		if f.Watch != "" {
 			kvStream := "KV_" + f.Watch
 			durable(kvStream, wire.DurableName(s.Name, f.Name, wire.WatchSubject(f.Watch, f.WatchKeys)))
-			pub("$JS.API.STREAM.MSG.GET." + kvStream)
+			pub("$JS.API.STREAM.MSG.GET."+kvStream, "$JS.API.DIRECT.GET."+kvStream)
 			triggers++
 		}
 		if f.Schedule != "" {
 			schedule, tick := wire.ScheduleSubjects(s.Name, f.Name)
 			stream(wire.ScheduleStream)
 			pub(schedule, "$JS.API.DIRECT.GET."+wire.ScheduleStream+"."+schedule, "$JS.API.DIRECT.GET."+wire.ScheduleStream+"."+tick,
-				"$JS.API.STREAM.MSG.GET."+wire.ScheduleStream)
+				"$JS.API.STREAM.MSG.GET."+wire.ScheduleStream, "$JS.API.DIRECT.GET."+wire.ScheduleStream)
 			durable(wire.ScheduleStream, wire.DurableName(s.Name, f.Name, tick))
 			triggers++
 		}
@@ -95,7 +95,9 @@ func For(s natsfn.Service, all []natsfn.Service) (Permissions, error) {
 				return p, fmt.Errorf("service %s, function %s: %w", s.Name, f.Name, err)
 			}
 			durable(st, wire.DurableName(s.Name, f.Name, on))
-			pub("$JS.API.STREAM.MSG.GET." + st) // dead-lettering an event that exhausted its deliveries
+			// Dead-lettering an event that exhausted its deliveries: a get by
+			// sequence, direct on a one-replica stream.
+			pub("$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st)
 			triggers++
 		}
 	}

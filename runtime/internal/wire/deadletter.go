@@ -32,9 +32,13 @@ func (d DeadLetter) Msg() *nats.Msg {
 	m := nats.NewMsg(DeadLetterSubject + "." + d.Service + "." + d.Function)
 	m.Data = d.Data
 	for k, v := range d.Header {
-		switch k {
-		case nats.MsgIdHdr:
+		switch {
+		case k == nats.MsgIdHdr:
 			m.Header[HeaderDLQMsgID] = v
+		case serverControl(k):
+			// What the server acted on when it stored the original (a tick's
+			// scheduler, a purge's roll-up, a marker's TTL) would make it
+			// refuse or act on the dead letter.
 		default:
 			m.Header[k] = v
 		}
@@ -73,4 +77,16 @@ func ParseDeadLetter(id uint64, m *nats.Msg) DeadLetter {
 		}
 	}
 	return d
+}
+
+// serverControl reports the headers nats-server acts on when it stores a
+// message (roll-ups, TTLs, schedules, compare-and-set expectations, marker
+// reasons), as opposed to those that only travel with it.
+func serverControl(header string) bool {
+	switch header {
+	case "Nats-Rollup", "Nats-TTL", "Nats-Scheduler", "Nats-Marker-Reason":
+		return true
+	}
+	return strings.HasPrefix(header, "Nats-Schedule") || strings.HasPrefix(header, "Nats-Expected-") ||
+		strings.HasPrefix(header, "Nats-Batch-")
 }

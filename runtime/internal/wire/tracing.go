@@ -29,11 +29,17 @@ func (c Carrier) Keys() []string {
 
 // ChildSpan starts a span under the one in ctx, from the same provider,
 // for a message sent on its behalf, and writes the new span's context into
-// h (a nil h is made). It returns a nil span when ctx holds no recording
-// span: tracing is off, and nothing was done.
+// h. It returns a nil span when ctx holds no recording span: tracing is
+// off (nothing is done) or the trace is not sampled (its context is still
+// written into h).
 func ChildSpan(ctx context.Context, name string, kind trace.SpanKind, subject string, h nats.Header) (context.Context, trace.Span) {
 	parent := trace.SpanFromContext(ctx)
 	if !parent.IsRecording() {
+		// Not sampled: no span, but the trace goes on (sampled=0), so the
+		// next step does not start a trace of its own.
+		if parent.SpanContext().IsValid() && h != nil {
+			propagation.TraceContext{}.Inject(ctx, Carrier(h))
+		}
 		return ctx, nil
 	}
 	ctx, span := parent.TracerProvider().Tracer(TracerName).Start(ctx, name, trace.WithSpanKind(kind),
