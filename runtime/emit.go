@@ -82,38 +82,35 @@ func (b *binding) publishOutbox(ctx context.Context, st *invocation) error {
 			outbox[i].id = st.nextEventID(outbox[i].typ)
 		}
 	}
-	if trace.SpanFromContext(ctx).IsRecording() {
-		return b.rt.publishTraced(ctx, source, outbox, st.cid)
-	}
 	if len(outbox) == 1 {
 		// One event: a plain publish, without the async machinery.
 		return b.rt.publishEvent(ctx, source, outbox[0], st.cid, traceparent)
 	}
+	// Traced, each event is a producer span whose context it carries as its
+	// traceparent, so the step it triggers is that span's child.
+	var spans []trace.Span
 	acks := make([]jetstream.PubAckFuture, 0, len(outbox))
 	for _, ev := range outbox {
-		ack, err := b.rt.js.PublishMsgAsync(eventMsg(source, ev, st.cid, traceparent), jetstream.WithMsgID(ev.id+"|"+ev.typ))
+		msg := eventMsg(source, ev, st.cid, traceparent)
+		if _, span := wire.ChildSpan(ctx, "publish "+ev.typ, trace.SpanKindProducer, ev.typ, msg.Header); span != nil {
+			spans = append(spans, span)
+		}
+		ack, err := b.rt.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
 		if err != nil {
+			endSpans(spans, err)
 			return publishError(ev.typ, err)
 		}
 		acks = append(acks, ack)
 	}
-	return awaitAcks(ctx, acks)
+	err := awaitAcks(ctx, acks)
+	endSpans(spans, err)
+	return err
 }
 
-// publishTraced publishes a traced invocation's events, each in a producer
-// span whose context the event carries as its traceparent, so the steps it
-// triggers are children of this one.
-func (rt *Runtime) publishTraced(ctx context.Context, source string, outbox []pendingEvent, cid string) error {
-	for _, ev := range outbox {
-		msg := eventMsg(source, ev, cid, "")
-		_, span := childSpan(ctx, "publish "+ev.typ, trace.SpanKindProducer, ev.typ, msg.Header)
-		_, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
+func endSpans(spans []trace.Span, err error) {
+	for _, span := range spans {
 		endSpan(span, err)
-		if err != nil {
-			return publishError(ev.typ, err)
-		}
 	}
-	return nil
 }
 
 // awaitAcks waits for every PubAck of messages published asynchronously.
@@ -135,7 +132,12 @@ func awaitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
 // the v1 and v2 copies of one event are both kept and a repeat of either is
 // dropped.
 func (rt *Runtime) publishEvent(ctx context.Context, source string, ev pendingEvent, cid, traceparent string) error {
-	ack, err := rt.js.PublishMsg(ctx, eventMsg(source, ev, cid, traceparent), jetstream.WithMsgID(ev.id+"|"+ev.typ))
+	msg := eventMsg(source, ev, cid, traceparent)
+	_, span := wire.ChildSpan(ctx, "publish "+ev.typ, trace.SpanKindProducer, ev.typ, msg.Header)
+	ack, err := rt.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.id+"|"+ev.typ))
+	if span != nil {
+		endSpan(span, err)
+	}
 	if err != nil {
 		return publishError(ev.typ, err)
 	}

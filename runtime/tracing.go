@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -22,9 +21,6 @@ import (
 // span whose context travels in the message's traceparent: one order's
 // saga is one trace. Without one, none of this code runs: an invocation
 // pays one nil check, and traceparent passes through unchanged.
-
-// tracerName names the instrumentation in every span.
-const tracerName = wire.TracerName
 
 var propagator = propagation.TraceContext{}
 
@@ -59,13 +55,6 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
-// childSpan starts a span for a message sent on behalf of the operation in
-// ctx, and writes its context into h; it returns nil when ctx is not
-// traced, and then h is left alone.
-func childSpan(ctx context.Context, name string, kind trace.SpanKind, subject string, h nats.Header) (context.Context, trace.Span) {
-	return wire.ChildSpan(ctx, name, kind, subject, h)
-}
-
 // startTracing takes the configured tracer provider, or builds one from the
 // environment; with neither, tracing stays off.
 func (rt *Runtime) startTracing(ctx context.Context) error {
@@ -81,7 +70,7 @@ func (rt *Runtime) startTracing(ctx context.Context) error {
 		}
 	}
 	if tp != nil {
-		rt.tracer = tp.Tracer(tracerName)
+		rt.tracer = tp.Tracer(wire.TracerName)
 	}
 	return nil
 }

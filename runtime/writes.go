@@ -128,10 +128,12 @@ func Schedule(ctx context.Context, subject string, at time.Time, eventType, id s
 	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	m.Header.Set(nats.MsgIdHdr, "schedule|"+ev.id+"|"+subject)
 	// Sent without waiting: the invocation's outcome waits for it.
-	if _, span := childSpan(ctx, "schedule "+eventType, trace.SpanKindProducer, subject, m.Header); span != nil {
-		defer span.End()
-	}
+	// The span covers sending; the stored ack is the invocation's to await.
+	_, span := wire.ChildSpan(ctx, "schedule "+eventType, trace.SpanKindProducer, subject, m.Header)
 	ack, err := st.rt.js.PublishMsgAsync(m)
+	if span != nil {
+		endSpan(span, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
@@ -180,7 +182,7 @@ func publish(ctx context.Context, subject string, v any, h nats.Header) (*jetstr
 	if m.Header == nil {
 		m.Header = nats.Header{}
 	}
-	_, span := childSpan(ctx, "write "+writeTarget(subject), trace.SpanKindProducer, subject, m.Header)
+	_, span := wire.ChildSpan(ctx, "write "+writeTarget(subject), trace.SpanKindProducer, subject, m.Header)
 	ack, err := rt.js.PublishMsg(wctx, m)
 	if span != nil {
 		endSpan(span, err)
