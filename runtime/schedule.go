@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/natsfn/natsfn/runtime/internal/wire"
 )
@@ -93,7 +91,7 @@ func (rt *Runtime) ensureSchedule(ctx context.Context, service string, f *Functi
 	switch {
 	case err == nil:
 		var got definition
-		if json.Unmarshal(m.Data, &got) == nil && got == want && m.Header.Get("Nats-Schedule-Target") == tick {
+		if json.Unmarshal(m.Data, &got) == nil && got == want && m.Header.Get(jetstream.ScheduleTargetHeader) == tick {
 			return nil
 		}
 		expect = m.Sequence
@@ -108,17 +106,31 @@ func (rt *Runtime) ensureSchedule(ctx context.Context, service string, f *Functi
 		}
 	}
 	body, _ := json.Marshal(want)
-	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
-	msg.Header.Set("Nats-Schedule", f.Schedule)
-	msg.Header.Set("Nats-Schedule-Target", tick)
-	if f.TimeZone != "" {
-		msg.Header.Set("Nats-Schedule-Time-Zone", f.TimeZone)
+	opts := []jetstream.PublishOpt{
+		scheduleOpt(f.Schedule),
+		jetstream.WithScheduleTarget(tick),
+		jetstream.WithExpectLastSequencePerSubject(expect),
 	}
-	msg.Header.Set(headerExpectSeq, strconv.FormatUint(expect, 10))
-	if _, err := rt.js.PublishMsg(ctx, msg); err != nil && !IsConflict(err) {
+	if f.TimeZone != "" {
+		opts = append(opts, jetstream.WithScheduleTimeZone(f.TimeZone))
+	}
+	if _, err := rt.js.Publish(ctx, subject, body, opts...); err != nil && !IsConflict(err) {
 		return err // a conflict: another replica stored it first
 	}
 	return nil
+}
+
+// scheduleOpt is nats.go's option for a pattern checkSchedule accepted.
+func scheduleOpt(pattern string) jetstream.PublishOpt {
+	if d, ok := strings.CutPrefix(pattern, "@every "); ok {
+		every, _ := time.ParseDuration(d)
+		return jetstream.WithScheduleEvery(every)
+	}
+	if t, ok := strings.CutPrefix(pattern, "@at "); ok {
+		at, _ := time.Parse(time.RFC3339, t)
+		return jetstream.WithScheduleAt(at)
+	}
+	return jetstream.WithScheduleCron(pattern)
 }
 
 // tickInput is a tick as its function takes it: the second it fell due.

@@ -123,14 +123,12 @@ func Schedule(ctx context.Context, subject string, at time.Time, eventType, id s
 	}
 	m := eventMsg("natsfn/"+st.svc+"/"+st.fn.Name, ev, st.cid, st.header.Get(wire.HeaderTraceParent))
 	m.Subject = subject
-	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339))
-	m.Header.Set("Nats-Schedule-Target", eventType)
 	m.Header.Set(headerTTL, "never") // due after the stream's MaxAge, it must still be there
 	m.Header.Set(nats.MsgIdHdr, "schedule|"+ev.id+"|"+subject)
 	// Sent without waiting: the invocation's outcome waits for it.
 	// The span covers sending; the stored ack is the invocation's to await.
 	_, span := wire.ChildSpan(ctx, "schedule "+eventType, trace.SpanKindProducer, subject, m.Header)
-	ack, err := st.rt.js.PublishMsgAsync(m)
+	ack, err := st.rt.js.PublishMsgAsync(m, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(eventType))
 	if span != nil {
 		endSpan(span, err)
 	}
