@@ -10,7 +10,7 @@ import (
 // natsAuthFlags are the ways to prove who we are to NATS and to trust it.
 func natsAuthFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringFlag{Name: "nats-user", Usage: "NATS user name (see `natsfn nats-config`)", Sources: ucli.EnvVars("NATS_USER")},
+		&ucli.StringFlag{Name: "nats-user", Usage: "NATS user name (natsfn nats-config generates the users)", Sources: ucli.EnvVars("NATS_USER")},
 		&ucli.StringFlag{Name: "nats-password", Usage: "NATS password", Sources: ucli.EnvVars("NATS_PASSWORD")},
 		&ucli.StringFlag{Name: "nats-token", Usage: "NATS token", Sources: ucli.EnvVars("NATS_TOKEN")},
 		&ucli.StringFlag{Name: "nats-creds", Usage: "NATS credentials file (JWT + nkey seed)", Sources: ucli.EnvVars("NATS_CREDS")},

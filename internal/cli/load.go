@@ -21,9 +21,10 @@ func loadCommand() *ucli.Command {
 		Name:  "load",
 		Usage: "drive the order flow and measure accept and end-to-end latency, throughput and outcomes",
 		Description: "Places orders through the gateway (--url) or straight over NATS (--nats-url), closed loop\n" +
-			"(each client waits for its answer) or open loop (--rate orders/s), then waits up to --settle\n" +
-			"for every accepted order to reach confirmed or cancelled, watching each order's status.\n" +
-			"Exits non-zero if an accepted order never settles, or if --check-stock finds stock not\n" +
+			"(each client waits for its answer) or open loop (--rate orders/s), then waits for every\n" +
+			"accepted order to reach confirmed or cancelled, watching each order's status, for as long as\n" +
+			"orders keep settling (a closed loop accepts faster than the saga settles: the backlog drains).\n" +
+			"Exits non-zero if accepted orders stop settling for --settle, or if --check-stock finds stock not\n" +
 			"conserved (run it on an otherwise idle system: available + reserved before = available\n" +
 			"after + confirmed quantities, nothing left reserved).\n" +
 			"Every order carries an Idempotency-Key; an ambiguous answer (transport error, 5xx) is retried\n" +
@@ -38,7 +39,7 @@ func loadCommand() *ucli.Command {
 			&ucli.Float64Flag{Name: "decline-ratio", Usage: "share of orders paid with tok_decline", Value: 0.1, Sources: ucli.EnvVars("NATSFN_LOAD_DECLINE_RATIO")},
 			&ucli.Float64Flag{Name: "flaky-ratio", Usage: "share of orders paid with tok_flaky", Value: 0.1, Sources: ucli.EnvVars("NATSFN_LOAD_FLAKY_RATIO")},
 			&ucli.IntFlag{Name: "max-quantity", Usage: "largest quantity of one item", Value: 3, Sources: ucli.EnvVars("NATSFN_LOAD_MAX_QUANTITY")},
-			&ucli.DurationFlag{Name: "settle", Usage: "how long accepted orders get to reach a final status", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_LOAD_SETTLE")},
+			&ucli.DurationFlag{Name: "settle", Usage: "give up when no accepted order has reached a final status for this long", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_LOAD_SETTLE")},
 			&ucli.DurationFlag{Name: "retry-for", Usage: "how long an order with an ambiguous answer (transport error, 5xx) is sent again under its Idempotency-Key; 0s never retries", Value: 30 * time.Second, Sources: ucli.EnvVars("NATSFN_LOAD_RETRY_FOR")},
 			&ucli.BoolFlag{Name: "check-stock", Usage: "verify stock conservation afterwards", Sources: ucli.EnvVars("NATSFN_LOAD_CHECK_STOCK")},
 			&ucli.BoolFlag{Name: "json", Usage: "print the summary as JSON", Sources: ucli.EnvVars("NATSFN_LOAD_JSON")},
@@ -139,7 +140,7 @@ func runLoad(ctx context.Context, cmd *ucli.Command) error {
 	}
 	switch {
 	case sum.Unsettled > 0:
-		return fmt.Errorf("%d accepted orders did not reach a final status within %s", sum.Unsettled, cfg.Settle)
+		return fmt.Errorf("%d accepted orders did not reach a final status (none settled in the last %s)", sum.Unsettled, cfg.Settle)
 	case stockErr != nil:
 		return fmt.Errorf("stock is not conserved: %w", stockErr)
 	}

@@ -34,7 +34,7 @@ type Config struct {
 	MaxQuantity  int           // per item; default 3
 	DeclineRatio float64       // share of orders paid with tok_decline
 	FlakyRatio   float64       // share paid with tok_flaky
-	Settle       time.Duration // how long accepted orders get to finish; default 30s
+	Settle       time.Duration // how long the wait for accepted orders goes on with none settling; default 30s
 	// RetryFor is how long an order whose answer was ambiguous (a transport
 	// error, 500, 502, 503 or 504: it may or may not have been stored) is
 	// sent again under its Idempotency-Key before it counts as unknown;
@@ -215,18 +215,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Attempted = int(attempted.Load())
 	rep.PlaceTime = time.Since(start)
 
-	// Wait for every accepted order to settle, or for the settle budget.
-	deadline := time.After(cfg.Settle)
-	for int(settled.Load()) < len(rep.Accepted) {
+	// Wait for every accepted order to settle while they keep settling: a
+	// closed loop accepts faster than the saga settles, so the backlog of
+	// a long run outlasts any fixed budget; what fails is a stall, no order
+	// settling for cfg.Settle.
+	last, lastAt := settled.Load(), time.Now()
+	for int(settled.Load()) < len(rep.Accepted) && ctx.Err() == nil {
+		if n := settled.Load(); n != last {
+			last, lastAt = n, time.Now()
+		} else if time.Since(lastAt) >= cfg.Settle {
+			break
+		}
 		select {
-		case <-deadline:
-			goto done
 		case <-ctx.Done():
-			goto done
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-done:
+
 	stopWatch()
 	<-watchDone
 	close(progressDone)
